@@ -1,0 +1,1 @@
+"""`seedscope score` commands (being written)."""

@@ -1,0 +1,1 @@
+"""`seedscope sweep` commands (being written)."""
