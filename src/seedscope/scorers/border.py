@@ -1,0 +1,72 @@
+"""Border/frame detection: uniform bands of one colour along the image edges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+
+from seedscope.scorers.base import Context, Scorer, as_array
+
+
+def band_width(rgb: np.ndarray, tol: float = 12.0, max_frac: float = 0.3) -> int:
+    """Number of leading rows of `rgb` that are near-uniform and of the same colour as the first row."""
+    h = rgb.shape[0]
+    ref = np.median(rgb[0], axis=0)
+    width = 0
+    for i in range(int(h * max_frac)):
+        row = rgb[i]
+        dev = np.abs(row - ref).max(-1)
+        # A frame row: almost every pixel within `tol` of the frame colour.
+        if np.quantile(dev, 0.95) > tol:
+            break
+        width = i + 1
+    return width
+
+
+class BorderScorer(Scorer):
+    """Measures the uniform frame on each side; flags a border when all four sides have one."""
+
+    name = "border"
+    version = "1"
+    schema = pa.schema(
+        [
+            ("border_top", pa.float32()),
+            ("border_bottom", pa.float32()),
+            ("border_left", pa.float32()),
+            ("border_right", pa.float32()),
+            ("border_fraction", pa.float32()),
+            ("border", pa.bool_()),
+        ]
+    )
+
+    def __init__(self, min_width: float = 0.015, tol: float = 12.0, sides: int = 4) -> None:
+        self.min_width = min_width
+        self.tol = tol
+        self.sides = sides
+
+    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+        """Width of the uniform band on each side (fraction of the image size) and the flag."""
+        out = []
+        for im in images:
+            a = as_array(im)
+            h, w = a.shape[:2]
+            widths = {
+                "border_top": band_width(a, self.tol) / h,
+                "border_bottom": band_width(a[::-1], self.tol) / h,
+                "border_left": band_width(a.transpose(1, 0, 2), self.tol) / w,
+                "border_right": band_width(a.transpose(1, 0, 2)[::-1], self.tol) / w,
+            }
+            framed = sum(v >= self.min_width for v in widths.values())
+            mask = np.zeros((h, w), bool)
+            t, b = round(widths["border_top"] * h), round(widths["border_bottom"] * h)
+            left, r = round(widths["border_left"] * w), round(widths["border_right"] * w)
+            mask[:t] = True
+            mask[h - b :] = True
+            mask[:, :left] = True
+            mask[:, w - r :] = True
+            out.append({**widths, "border_fraction": float(mask.mean()), "border": framed >= self.sides})
+        return out
