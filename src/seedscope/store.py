@@ -1,0 +1,247 @@
+"""Open a sweep directory and read its tables; atomic Parquet writes and a directory lock.
+
+Layout (the on-disk contract, shared/DESIGN.md): ``DIR/sweep.json`` (the plan),
+``DIR/prompts.parquet`` (prompt_id, prompt, set), ``DIR/images/*.parquet`` (one row per
+(prompt_id, seed) with PNG bytes and ``noise_sha256``). Other parts write
+``DIR/scores/<scorer>/*.parquet`` etc. with `atomic_write_parquet` under `DirLock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from seedscope.errors import SeedscopeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE = "sweep.json"
+PROMPTS_FILE = "prompts.parquet"
+IMAGES_DIR = "images"
+LOCK_FILE = ".lock"
+TMP_PREFIX = ".tmp-"
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def disk_full_error(path: Path) -> SeedscopeError:
+    """The one-sentence error for ENOSPC while writing under `path`."""
+    return SeedscopeError(
+        f"the disk holding {str(path)!r} is full; free some space and run the same command "
+        "again to resume (finished shards are kept)."
+    )
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write bytes to a temporary name in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise disk_full_error(path.parent) from err
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_parquet(
+    table: pa.Table, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+) -> Path:
+    """Write `table` to `path` atomically (temp name, fsync, rename): readers never see half a file.
+
+    `metadata` is merged into the schema's key-value metadata. A full disk raises a
+    SeedscopeError and leaves no temporary file behind. Reusable by every part that writes
+    tables into a sweep directory (scores, features, analysis).
+    """
+    path = Path(path)
+    if metadata:
+        merged = dict(table.schema.metadata or {})
+        merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+        table = table.replace_schema_metadata(merged)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            raise disk_full_error(path.parent) from err
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def remove_temp_files(folder: Path) -> int:
+    """Delete leftover temporary files (from a killed writer) under `folder`; call under the lock."""
+    count = 0
+    if folder.is_dir():
+        for tmp in folder.rglob(f"{TMP_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                count += 1
+    return count
+
+
+class DirLock:
+    """An exclusive, non-blocking lock on a directory (fcntl.flock on DIR/.lock).
+
+    The kernel drops the lock when the holder dies, even by kill -9, so a stale lock never
+    blocks a restart. Use as a context manager; a second holder gets a SeedscopeError.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], what: str = "sweep") -> None:
+        self.folder = Path(folder)
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> DirLock:
+        """Take the lock or raise SeedscopeError saying another process holds it."""
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise SeedscopeError(
+                f"another {self.what} (pid {holder}) is writing into {str(self.folder)!r}; "
+                "wait for it to finish or stop it first."
+            ) from err
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Release the lock (closing the descriptor drops the flock)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> DirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def shard_paths(folder: Path) -> list[Path]:
+    """All image shards of a sweep directory, sorted by name."""
+    images = Path(folder) / IMAGES_DIR
+    if not images.is_dir():
+        return []
+    return sorted(p for p in images.rglob("*.parquet") if not p.name.startswith("."))
+
+
+class Sweep:
+    """A sweep directory opened for reading: the plan, the prompts and the images."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        plan_file = self.path / PLAN_FILE
+        if not plan_file.is_file():
+            raise SeedscopeError(f"{str(self.path)!r} is not a sweep directory (no {PLAN_FILE}).")
+        self.plan: dict[str, Any] = json.loads(plan_file.read_text())
+
+    def __repr__(self) -> str:
+        return f"Sweep({str(self.path)!r}, shards={len(self.shards)})"
+
+    @property
+    def shards(self) -> list[Path]:
+        """Paths of the complete image shards."""
+        return shard_paths(self.path)
+
+    def prompts(self) -> pa.Table:
+        """The prompts table (prompt_id, prompt, set)."""
+        return pq.read_table(self.path / PROMPTS_FILE)
+
+    def _dataset(self) -> Any:
+        import pyarrow.dataset as ds
+
+        return ds.dataset([str(p) for p in self.shards], format="parquet")
+
+    def images(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """All image rows as one pyarrow Table (optionally only `columns`)."""
+        shards = self.shards
+        if not shards:
+            return pa.table(
+                {
+                    "prompt_id": pa.array([], pa.int64()),
+                    "prompt": pa.array([], pa.string()),
+                    "seed": pa.array([], pa.int64()),
+                    "png": pa.array([], pa.binary()),
+                    "noise_sha256": pa.array([], pa.string()),
+                }
+            ).select(list(columns) if columns else slice(None))
+        cols = list(columns) if columns is not None else None
+        return self._dataset().to_table(columns=cols)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All image rows as a pandas DataFrame (without the PNG bytes unless asked for)."""
+        if columns is None:
+            columns = [n for n in self._dataset().schema.names if n != "png"] if self.shards else None
+        return self.images(columns).to_pandas()
+
+    def iter_batches(
+        self, columns: Sequence[str] | None = None, batch_size: int = 256
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream image rows shard by shard, `batch_size` rows at a time, without loading all."""
+        cols = list(columns) if columns is not None else None
+        for shard in self.shards:
+            handle = pq.ParquetFile(shard)
+            yield from handle.iter_batches(batch_size=batch_size, columns=cols)
+
+    def image(self, prompt_id: int, seed: int) -> Image.Image:
+        """The image (prompt_id, seed) as a PIL image."""
+        import pyarrow.dataset as ds
+        from PIL import Image
+
+        if self.shards:
+            expr = (ds.field("prompt_id") == prompt_id) & (ds.field("seed") == seed)
+            table = self._dataset().to_table(columns=["png"], filter=expr)
+            if table.num_rows:
+                data = table.column("png")[0].as_py()
+                return Image.open(io.BytesIO(data)).copy()
+        raise SeedscopeError(f"the sweep has no image for prompt_id {prompt_id}, seed {seed}.")
+
+
+def open_sweep(path: str | os.PathLike[str]) -> Sweep:
+    """Open a sweep directory for reading (plan, prompts, images)."""
+    return Sweep(path)

@@ -1,0 +1,67 @@
+"""A rich progress bar for images with images/s and ETA (on stderr); silent when quiet."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+
+class ImagesProgress:
+    """Counts images done; draws a bar with images/s and ETA unless `enabled` is False."""
+
+    def __init__(self, total: int, enabled: bool = True, description: str = "sweep") -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = enabled
+        self.description = description
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ImagesProgress:
+        if self.enabled and self.total:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                ProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.text import Text
+
+            class RateColumn(ProgressColumn):
+                def render(self, task: Any) -> Text:
+                    speed = task.finished_speed or task.speed
+                    return Text("- img/s" if speed is None else f"{speed:.2f} img/s")
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                RateColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.description, total=self.total)
+        return self
+
+    def advance(self, n: int) -> None:
+        """Record `n` more images."""
+        self.done += n
+        if self._progress is not None:
+            self._progress.update(self._task, advance=n)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(exc_type, exc, tb)
