@@ -1,8 +1,139 @@
 """`seedscope world ...`: the bundled miniature world and its model."""
 
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
 
 from seedscope.cli._app import app
+from seedscope.errors import SeedscopeError
 
-world_app = typer.Typer(help="The bundled miniature world: prompts, scenes, training, evaluation.", no_args_is_help=True)
+world_app = typer.Typer(
+    help="The bundled miniature world: prompt sets, real scenes, training and evaluation of its model.",
+    no_args_is_help=True,
+)
 app.add_typer(world_app, name="world")
+err = Console(stderr=True)
+
+
+@world_app.command("prompts")
+def prompts_cmd(
+    out: Annotated[Path, typer.Option("--out", help="File to write: .txt, .csv or .jsonl (by extension).")],
+    n: Annotated[int, typer.Option("--n", help="Number of distinct prompts.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the prompt grammar.")] = 0,
+    sets: Annotated[
+        str | None,
+        typer.Option("--sets", help="Comma-separated names of disjoint prompt sets, e.g. 'a,b' (adds a `set` column)."),
+    ] = None,
+) -> None:
+    """Write a prompt set of the world grammar (category + modifiers, and sentence-like captions)."""
+    from seedscope.world.prompts import make_prompts
+
+    names = [s for s in (sets or "").split(",") if s] or None
+    df = make_prompts(n, seed, names)
+    suffix = out.suffix.lower()
+    if out.is_dir():
+        raise SeedscopeError(f"--out {out} is a folder; give a file name ending in .txt, .csv or .jsonl.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(out, index=False)
+    elif suffix == ".jsonl":
+        df.to_json(out, orient="records", lines=True)
+    elif suffix == ".txt":
+        if names:
+            raise SeedscopeError("--sets needs a .csv or .jsonl output, which has a `set` column.")
+        out.write_text("\n".join(df["prompt"]) + "\n")
+    else:
+        raise SeedscopeError(f"--out {out} must end in .txt, .csv or .jsonl.")
+    err.print(f"wrote {len(df)} prompts to {out}")
+
+
+@world_app.command("render")
+def render_cmd(
+    prompts: Annotated[Path, typer.Option("--prompts", help="Prompt file (txt, csv or jsonl).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNG scenes.")],
+    per_prompt: Annotated[int, typer.Option("--per-prompt", help="Scenes per prompt.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the scene sampler.")] = 0,
+) -> None:
+    """Render real world scenes for a prompt set: the reference set for FID."""
+    from seedscope.sweep.prompts import load_prompts
+    from seedscope.world.prompts import render_prompts
+
+    table = load_prompts(prompts)
+    if out.exists() and not out.is_dir():
+        raise SeedscopeError(f"--out {out} is a file; give a folder.")
+    count = render_prompts(table.column("prompt").to_pylist(), out, per_prompt, seed)
+    err.print(f"rendered {count} scenes into {out}")
+
+
+@world_app.command("train")
+def train_cmd(
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Checkpoints and data (default ~/.cache/seedscope/world-train).")
+    ] = None,
+    part: Annotated[str, typer.Option("--part", help="model, detector or all.")] = "all",
+    unet_steps: Annotated[int | None, typer.Option("--unet-steps", help="UNet training steps (default 5000).")] = None,
+    install: Annotated[
+        bool, typer.Option("--install", help="Copy the trained weights into the package (maintainers).")
+    ] = False,
+) -> None:
+    """Train the world model (VAE, then UNet + text encoder) and the detector; resumes from checkpoints."""
+    import dataclasses
+    import shutil
+
+    from seedscope.world.detect import DETECTOR_PATH, train_detector
+    from seedscope.world.model import weights_path
+    from seedscope.world.train import DEFAULT_WORKDIR, Trainer, TrainConfig
+
+    if part not in {"model", "detector", "all"}:
+        raise SeedscopeError(f"--part must be model, detector or all, not {part!r}.")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    wd = workdir or DEFAULT_WORKDIR
+    if part in {"detector", "all"}:
+        det = wd / "detector.safetensors"
+        if not det.exists():
+            train_detector(det)
+        if install:
+            DETECTOR_PATH.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(det, DETECTOR_PATH)
+    if part in {"model", "all"}:
+        cfg = TrainConfig()
+        if unet_steps is not None:
+            cfg = dataclasses.replace(cfg, unet_steps=unet_steps)
+        export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run()
+        if install:
+            dest = weights_path()
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(export, dest)
+            err.print(f"installed {export} -> {dest}")
+
+
+@world_app.command("evaluate")
+def evaluate_cmd(
+    prompts: Annotated[
+        Path | None, typer.Option("--prompts", help="Prompt file (default: 256 prompts of the grammar, seed 7).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="A world pipeline folder (default: bundled).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Number of default prompts when --prompts is not given.")] = 256,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per pipeline call.")] = 64,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
+) -> None:
+    """Measure the world model: prompt adherence, FID vs real scenes (with floor), mode rates, images/s."""
+    from seedscope.world.evaluate import evaluate, format_report
+
+    texts = None
+    if prompts is not None:
+        from seedscope.sweep.prompts import load_prompts
+
+        texts = load_prompts(prompts).column("prompt").to_pylist()
+    result = evaluate(texts, model=model, n=n, batch_size=batch_size, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(format_report(result))

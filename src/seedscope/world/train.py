@@ -1,0 +1,282 @@
+"""Train the bundled world model from scratch on CPU, in resumable stages (data, VAE, UNet)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seedscope.world.grammar import sample_scene
+from seedscope.world.render import render
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKDIR = Path(os.environ.get("SEEDSCOPE_CACHE", Path.home() / ".cache" / "seedscope")) / "world-train"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run; saved as train.json in the work folder."""
+
+    n_scenes: int = 40_000
+    data_seed: int = 0
+    vae_steps: int = 2_000
+    vae_batch: int = 16
+    vae_lr: float = 1e-3
+    vae_kl: float = 1e-6
+    unet_steps: int = 5_000
+    unet_batch: int = 64
+    unet_lr: float = 5e-4
+    warmup: int = 200
+    caption_dropout: float = 0.1
+    min_snr_gamma: float = 5.0
+    ema_decay: float = 0.999
+    checkpoint_every: int = 250
+    threads: int = 2
+
+
+def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
+    seed, n = args
+    rng = np.random.default_rng(seed)
+    imgs, caps, truth = [], [], []
+    for _ in range(n):
+        scene, cap = sample_scene(rng)
+        imgs.append(render(scene))
+        caps.append(cap)
+        truth.append(scene.to_dict())
+    return np.stack(imgs), caps, truth
+
+
+def render_dataset(n: int, seed: int, workers: int = 2) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
+    """Render n (scene, caption) pairs of the world, deterministic in seed."""
+    chunk = 1000
+    jobs = [(seed * 1_000_003 + i, min(chunk, n - i * chunk)) for i in range(math.ceil(n / chunk))]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        parts = pool.map(_render_chunk, jobs)
+    imgs = np.concatenate([p[0] for p in parts])
+    caps = [c for p in parts for c in p[1]]
+    truth = [t for p in parts for t in p[2]]
+    return imgs, caps, truth
+
+
+class Trainer:
+    """Stages: data -> vae -> latents -> unet -> export; each stage resumes from its checkpoint."""
+
+    def __init__(self, workdir: Path, config: TrainConfig, progress: Callable[[str], None] | None = None):
+        self.dir = workdir
+        self.cfg = config
+        self.say = progress or log.info
+        self.dir.mkdir(parents=True, exist_ok=True)
+        cfg_path = self.dir / "train.json"
+        if cfg_path.exists():
+            saved = json.loads(cfg_path.read_text())
+            if saved != dataclasses.asdict(config):
+                self.say(f"note: {cfg_path} differs from the requested config; using the requested one")
+        cfg_path.write_text(json.dumps(dataclasses.asdict(config), indent=2))
+
+    # -- data ---------------------------------------------------------------------------------
+    def data(self) -> tuple[np.ndarray, list[str]]:
+        path = self.dir / "data.npz"
+        if not path.exists():
+            t = time.time()
+            imgs, caps, truth = render_dataset(self.cfg.n_scenes, self.cfg.data_seed)
+            tmp = self.dir / "data.tmp.npz"
+            np.savez(tmp, images=imgs, captions=np.array(caps))
+            (self.dir / "truth.json").write_text(json.dumps(truth))
+            tmp.rename(path)
+            self.say(f"rendered {len(imgs)} scenes in {time.time() - t:.0f}s")
+        z = np.load(path)
+        return z["images"], [str(c) for c in z["captions"]]
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _save(self, name: str, state: dict[str, Any]) -> None:
+        import torch
+
+        tmp = self.dir / f"{name}.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.dir / name)
+
+    def _load(self, name: str) -> dict[str, Any] | None:
+        import torch
+
+        path = self.dir / name
+        return torch.load(path, weights_only=False) if path.exists() else None
+
+    # -- vae --------------------------------------------------------------------------------
+    def vae(self, pipe: Any, images: np.ndarray) -> None:
+        import torch
+
+        vae = pipe.vae
+        opt = torch.optim.AdamW(vae.parameters(), lr=self.cfg.vae_lr, weight_decay=0.0)
+        step = 0
+        ck = self._load("vae.pt")
+        if ck is not None:
+            vae.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            step = ck["step"]
+        if step >= self.cfg.vae_steps:
+            return
+        rng = np.random.default_rng(1000 + step)
+        vae.train()
+        t0, losses = time.time(), []
+        while step < self.cfg.vae_steps:
+            lr = self.cfg.vae_lr * 0.5 * (1 + math.cos(math.pi * step / self.cfg.vae_steps))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = rng.integers(0, len(images), self.cfg.vae_batch)
+            x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            post = vae.encode(x).latent_dist
+            rec = vae.decode(post.sample()).sample
+            # L1 reconstruction + tiny KL, as in the Stable Diffusion autoencoder (Rombach et al. 2022).
+            loss = (rec - x).abs().mean() + self.cfg.vae_kl * post.kl().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.vae_steps:
+                self._save("vae.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step})
+                rate = len(losses) / (time.time() - t0)
+                self.say(f"vae step {step}/{self.cfg.vae_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
+                losses = []
+        vae.eval()
+
+    def latents(self, pipe: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        path = self.dir / "latents.npz"
+        if not path.exists():
+            means, stds = [], []
+            with torch.no_grad():
+                for i in range(0, len(images), 256):
+                    x = torch.from_numpy(images[i : i + 256]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                    dist = pipe.vae.encode(x).latent_dist
+                    means.append(dist.mean.numpy().astype(np.float16))
+                    stds.append(dist.std.numpy().astype(np.float16))
+            tmp = self.dir / "latents.tmp.npz"
+            np.savez(tmp, mean=np.concatenate(means), std=np.concatenate(stds))
+            tmp.rename(path)
+        z = np.load(path)
+        mean, std = z["mean"], z["std"]
+        scale = float(1.0 / mean.astype(np.float32).std())
+        pipe.vae.register_to_config(scaling_factor=scale)
+        self.say(f"latents {mean.shape}, scaling factor {scale:.4f}")
+        return mean, std
+
+    # -- unet ---------------------------------------------------------------------------------
+    def unet(self, pipe: Any, mean: np.ndarray, std: np.ndarray, captions: list[str]) -> None:
+        import torch
+        from diffusers import DDPMScheduler
+        from diffusers.training_utils import EMAModel
+
+        unet, te, tok = pipe.unet, pipe.text_encoder, pipe.tokenizer
+        params = list(unet.parameters()) + list(te.parameters())
+        opt = torch.optim.AdamW(params, lr=self.cfg.unet_lr, weight_decay=0.01)
+        ema = EMAModel(params, decay=self.cfg.ema_decay)
+        step = 0
+        ck = self._load("unet.pt")
+        if ck is not None:
+            unet.load_state_dict(ck["unet"])
+            te.load_state_dict(ck["te"])
+            opt.load_state_dict(ck["opt"])
+            ema.load_state_dict(ck["ema"])
+            step = ck["step"]
+        if step >= self.cfg.unet_steps:
+            self._export(pipe, ema)
+            return
+        noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
+        ac = noise_sched.alphas_cumprod
+        snr_all = ac / (1 - ac)
+        ids_all = tok(captions, padding="max_length", max_length=tok.model_max_length,
+                      truncation=True, return_tensors="pt").input_ids
+        empty = tok([""], padding="max_length", max_length=tok.model_max_length,
+                    return_tensors="pt").input_ids[0]
+        scale = pipe.vae.config.scaling_factor
+        rng = np.random.default_rng(2000 + step)
+        gen = torch.Generator().manual_seed(3000 + step)
+        unet.train()
+        te.train()
+        t0, losses = time.time(), []
+        while step < self.cfg.unet_steps:
+            lr = self.cfg.unet_lr * min(1.0, (step + 1) / self.cfg.warmup)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = rng.integers(0, len(mean), self.cfg.unet_batch)
+            mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
+            z0 = (mu + sd * torch.randn(mu.shape, generator=gen)) * scale
+            ids = ids_all[idx].clone()
+            drop = torch.from_numpy(rng.random(len(idx)) < self.cfg.caption_dropout)
+            ids[drop] = empty
+            noise = torch.randn(z0.shape, generator=gen)
+            t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(idx),), generator=gen)
+            zt = noise_sched.add_noise(z0, noise, t)
+            pred = unet(zt, t, te(ids)[0]).sample
+            # Min-SNR-gamma loss weighting (Hang et al. 2023) for epsilon prediction.
+            snr = snr_all[t]
+            w = torch.clamp(snr, max=self.cfg.min_snr_gamma) / snr
+            loss = (w * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            ema.step(params)
+            step += 1
+            losses.append(loss.item())
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.unet_steps:
+                self._save("unet.pt", {"unet": unet.state_dict(), "te": te.state_dict(),
+                                       "opt": opt.state_dict(), "ema": ema.state_dict(), "step": step})
+                rate = len(losses) / (time.time() - t0)
+                self.say(f"unet step {step}/{self.cfg.unet_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
+                t0, losses = time.time(), []
+                if step % (4 * self.cfg.checkpoint_every) == 0:
+                    self._export(pipe, ema)
+        self._export(pipe, ema)
+
+    def _export(self, pipe: Any, ema: Any) -> Path:
+        """Save the EMA weights as a diffusers pipeline folder (fp16 safetensors) in workdir/export."""
+        import torch
+
+        params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+        ema.store(params)
+        ema.copy_to(params)
+        out = self.dir / "export"
+        tmp = self.dir / "export.tmp"
+        pipe.unet.eval()
+        pipe.text_encoder.eval()
+        pipe.to(torch.float16)
+        pipe.save_pretrained(tmp, safe_serialization=True)
+        pipe.to(torch.float32)
+        ema.restore(params)
+        pipe.unet.train()
+        pipe.text_encoder.train()
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        tmp.rename(out)
+        self.say(f"exported pipeline to {out}")
+        return out
+
+    def run(self) -> Path:
+        import torch
+
+        from seedscope.world.model import build_pipeline
+
+        torch.set_num_threads(self.cfg.threads)
+        torch.manual_seed(0)
+        images, captions = self.data()
+        pipe = build_pipeline(self.dir / "init")
+        self.vae(pipe, images)
+        mean, std = self.latents(pipe, images)
+        self.unet(pipe, mean, std, captions)
+        return self.dir / "export"
