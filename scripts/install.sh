@@ -11,7 +11,7 @@ if ! python -c "import torch" 2>/dev/null; then
     python -m pip install -q torch
   else
     # The CPU wheel; a plain `torch` would pull a multi-GB CUDA build.
-    python -m pip install -q torch==2.13.0 || python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+    python -m pip install -q torch==2.13.0
   fi
 fi
 python -m pip install -q -e ".[dev]"

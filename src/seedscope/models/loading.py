@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,10 @@ def load_pipeline(ref: ModelRef, dtype: Any = None, device: str = "cpu") -> Any:
         if dtype is not None:
             kwargs["torch_dtype"] = dtype
         try:
-            pipe = DiffusionPipeline.from_pretrained(ref.path, **kwargs)
+            with warnings.catch_warnings():
+                # Newer diffusers renamed torch_dtype to dtype; the old name works everywhere.
+                warnings.simplefilter("ignore", FutureWarning)
+                pipe = DiffusionPipeline.from_pretrained(ref.path, **kwargs)
         except (OSError, ValueError) as err:
             raise SeedscopeError(f"cannot load the pipeline in {ref.path!r}: {err}".rstrip(".") + ".") from err
     if dtype is not None and ref.kind == "world":

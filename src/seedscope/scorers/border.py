@@ -12,19 +12,21 @@ from PIL import Image
 from seedscope.scorers.base import Context, Scorer, as_array
 
 
-def band_width(rgb: np.ndarray, tol: float = 12.0, max_frac: float = 0.3) -> int:
-    """Number of leading rows of `rgb` that are near-uniform and of the same colour as the first row."""
+def band_width(rgb: np.ndarray, tol: float = 12.0, max_frac: float = 0.25, edge: float = 0.5) -> int:
+    """Width of a frame along the first rows of `rgb`: near-uniform rows of one colour ending at a contrast edge.
+
+    Returns 0 where the uniform band runs past `max_frac` of the image (a plain background, not a frame)
+    or where the row after it still mostly has the band's colour (an object touching a plain background).
+    """
     h = rgb.shape[0]
     ref = np.median(rgb[0], axis=0)
-    width = 0
-    for i in range(int(h * max_frac)):
-        row = rgb[i]
-        dev = np.abs(row - ref).max(-1)
+    limit = int(h * max_frac)
+    for i in range(limit + 1):
+        dev = np.abs(rgb[i] - ref).max(-1)
         # A frame row: almost every pixel within `tol` of the frame colour.
         if np.quantile(dev, 0.95) > tol:
-            break
-        width = i + 1
-    return width
+            return i if i > 0 and (dev > tol).mean() >= edge else 0
+    return 0
 
 
 class BorderScorer(Scorer):

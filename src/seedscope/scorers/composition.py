@@ -35,7 +35,11 @@ def object_mask(image: Image.Image, size: int = 128, ring: float = 0.06, min_dis
     a = ndimage.gaussian_filter(np.asarray(small, np.float64), (1, 1, 0))
     r = max(1, round(size * ring))
     edge = np.concatenate([a[:r].reshape(-1, 3), a[-r:].reshape(-1, 3), a[:, :r].reshape(-1, 3), a[:, -r:].reshape(-1, 3)])
-    centroids, _ = kmeans2(edge, 3, minit="++", seed=0)
+    if np.ptp(edge, axis=0).max() < 1.0:
+        centroids = edge[:1]
+    else:
+        centroids, _ = kmeans2(edge, 3, minit="++", seed=0)
+        centroids = centroids[np.isfinite(centroids).all(1)]
     dist = np.linalg.norm(a[:, :, None, :] - centroids[None, None], axis=-1).min(-1)
     thr = max(min_distance, otsu(dist))
     fg = ndimage.binary_opening(dist > thr, iterations=1)

@@ -30,7 +30,7 @@ class TrainConfig:
 
     n_scenes: int = 40_000
     data_seed: int = 0
-    vae_steps: int = 2_000
+    vae_steps: int = 1_500
     vae_batch: int = 16
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
@@ -40,7 +40,7 @@ class TrainConfig:
     warmup: int = 200
     caption_dropout: float = 0.1
     min_snr_gamma: float = 5.0
-    ema_decay: float = 0.999
+    ema_decay: float = 0.998
     checkpoint_every: int = 250
     threads: int = 2
 
@@ -238,7 +238,7 @@ class Trainer:
                 rate = len(losses) / (time.time() - t0)
                 self.say(f"unet step {step}/{self.cfg.unet_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
                 t0, losses = time.time(), []
-                if step % (4 * self.cfg.checkpoint_every) == 0:
+                if step % (2 * self.cfg.checkpoint_every) == 0:
                     self._export(pipe, ema)
         self._export(pipe, ema)
 
