@@ -28,7 +28,7 @@ def otsu(values: np.ndarray, bins: int = 128) -> float:
     return float(centers[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)])
 
 
-def object_mask(image: Image.Image, size: int = 128, ring: float = 0.06, min_distance: float = 25.0) -> np.ndarray:
+def object_mask(image: Image.Image, size: int = 128, ring: float = 0.06, min_distance: float = 25.0, min_share: float = 0.2) -> np.ndarray:
     """Mask of the main object at the image's size: pixels far from the border colours, largest component."""
     w, h = image.size
     small = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
@@ -38,8 +38,10 @@ def object_mask(image: Image.Image, size: int = 128, ring: float = 0.06, min_dis
     if np.ptp(edge, axis=0).max() < 1.0:
         centroids = edge[:1]
     else:
-        centroids, _ = kmeans2(edge, 3, minit="++", seed=0)
-        centroids = centroids[np.isfinite(centroids).all(1)]
+        centroids, lab = kmeans2(edge, 3, minit="++", seed=0)
+        # Background colours cover much of the ring; an object touching the edge covers little.
+        share = np.bincount(lab, minlength=len(centroids)) / len(lab)
+        centroids = centroids[np.isfinite(centroids).all(1) & (share >= min_share)]
     dist = np.linalg.norm(a[:, :, None, :] - centroids[None, None], axis=-1).min(-1)
     thr = max(min_distance, otsu(dist))
     fg = ndimage.binary_opening(dist > thr, iterations=1)

@@ -43,7 +43,7 @@ class SkyScorer(Scorer):
         [("sky_top_fraction", pa.float32()), ("sky_height", pa.float32()), ("sky", pa.bool_())]
     )
 
-    def __init__(self, min_fraction: float = 0.5, max_bottom: float = 0.3) -> None:
+    def __init__(self, min_fraction: float = 0.5, max_bottom: float = 0.5) -> None:
         self.min_fraction = min_fraction
         self.max_bottom = max_bottom
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ from seedscope.scorers.base import Context, Scorer
 
 log = logging.getLogger(__name__)
 
+_WORD = re.compile(r"\w")
 Box = tuple[list[tuple[float, float]], str, float]
 
 
@@ -75,12 +77,13 @@ class TextScorer(Scorer):
         ]
     )
 
-    def __init__(self, backend: str = "rapidocr", min_confidence: float = 0.5, min_side: int = 256) -> None:
+    def __init__(self, backend: str = "rapidocr", min_confidence: float = 0.5, min_side: int = 256, min_chars: int = 2) -> None:
         if backend not in ("rapidocr", "tesseract"):
             raise SeedscopeError(f"unknown OCR backend {backend!r}; use rapidocr or tesseract.")
         self.backend = backend
         self.min_confidence = min_confidence
         self.min_side = min_side
+        self.min_chars = min_chars
 
     def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
         """OCR each image (small ones are upscaled first); area fractions use the union of text boxes."""
@@ -93,7 +96,7 @@ class TextScorer(Scorer):
             k = max(1.0, self.min_side / min(w, h))
             if k > 1:
                 rgb = rgb.resize((round(w * k), round(h * k)), Image.Resampling.BICUBIC)
-            boxes = [b for b in ocr(np.asarray(rgb)) if b[2] >= self.min_confidence and b[1].strip()]
+            boxes = [b for b in ocr(np.asarray(rgb)) if b[2] >= self.min_confidence and len(_WORD.findall(b[1])) >= self.min_chars]
             canvas = Image.new("L", (w, h), 0)
             draw = ImageDraw.Draw(canvas)
             for poly, _, _ in boxes:

@@ -1,0 +1,48 @@
+"""FID and KID of every seed of a sweep over all its prompts, in one call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from seedscope.features.base import FeatureExtractor
+from seedscope.features.cache import sweep_features
+from seedscope.metrics.functional import fid_by_group, kid_by_group
+from seedscope.metrics.reference import load_reference
+from seedscope.scorers import _io
+
+
+def metrics_by_seed(
+    sweep: str | Path,
+    ref: str | Path,
+    extractor: FeatureExtractor,
+    *,
+    with_kid: bool = True,
+    allow_small: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pa.Table, Path]:
+    """Per-seed FID (and KID) against a reference; written atomically to DIR/analysis/fid_by_seed.parquet."""
+    path = _io.check_sweep(sweep)
+    reference = load_reference(ref, extractor, allow_small=allow_small)
+    keys, feats = sweep_features(path, extractor, progress=progress)
+    seeds = np.asarray(keys["seed"])
+    fids = fid_by_group(feats, seeds, reference.mean, reference.cov)
+    kids = kid_by_group(feats, seeds, reference.features) if with_kid and reference.features is not None else {}
+    labels, counts = np.unique(seeds, return_counts=True)
+    table = pa.table(
+        {
+            "seed": pa.array(labels, pa.int64()),
+            "n_images": pa.array(counts, pa.int64()),
+            "fid": pa.array([fids[int(s)] for s in labels], pa.float64()),
+            "kid": pa.array([kids.get(int(s)) for s in labels], pa.float64()),
+        }
+    )
+    meta = {**extractor.settings(), "reference": reference.source, "reference_images": reference.n}
+    out = _io.write_shard(table, path / "analysis", {"seedscope": json.dumps(meta)})
+    final = path / "analysis" / "fid_by_seed.parquet"
+    out.replace(final)
+    return table, final
