@@ -82,7 +82,9 @@ class BatchGenerator:
             device=self.device,
             num_images_per_prompt=1,
             do_classifier_free_guidance=cfg,
-            negative_prompt=self.negative_prompt if cfg else None,
+            negative_prompt=[self.negative_prompt] * len(prompts)
+            if cfg and self.negative_prompt is not None
+            else None,
         )
         if len(out) == 4:
             pe, ne, ppe, npe = out
