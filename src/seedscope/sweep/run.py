@@ -190,6 +190,10 @@ def run_sweep(opts: SweepOptions, progress: bool = False) -> SweepResult:
     assert opts.height is not None and opts.width is not None
     check_size(pipe, opts.height, opts.width)
     plan = build_plan(opts, pipe, ref, prompts, seeds)
+    # Refuse a different plan before touching DIR at all (checked again under the lock).
+    existing = read_plan(out)
+    if existing is not None:
+        compare(existing, plan, read_prompt_table(out), prompts)
 
     try:
         with DirLock(out):
