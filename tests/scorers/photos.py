@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-NAMES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "motorcycle_left", "cat", "colorwheel")
+NAMES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "motorcycle_left",
+    "cat",
+    "colorwheel",
+)
 
 
 def photos() -> list[np.ndarray]:
@@ -35,7 +44,9 @@ def crops(n: int, size: int = 128, seed: int = 0) -> list[Image.Image]:
         h, w = a.shape[:2]
         s = int(rng.uniform(0.4, 1.0) * min(h, w))
         y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-        out.append(Image.fromarray(a[y : y + s, x : x + s]).resize((size, size), Image.Resampling.BICUBIC))
+        out.append(
+            Image.fromarray(a[y : y + s, x : x + s]).resize((size, size), Image.Resampling.BICUBIC)
+        )
     return out
 
 

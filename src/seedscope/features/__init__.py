@@ -1,4 +1,4 @@
-"""Feature extractors behind one interface, found through the `seedscope.features` entry points, with an on-disk cache."""
+"""Feature extractors behind one interface (`seedscope.features` entry points), cached on disk."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def get_extractor(name: str, **options: Any) -> FeatureExtractor:
         raise SeedscopeError(f"unknown feature extractor {name!r}; available: {', '.join(table)}.")
     module, _, attr = table[name].partition(":")
     cls = getattr(importlib.import_module(module), attr)
-    return cls(**options)  # type: ignore[no-any-return]
+    return cls(**options)
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ from PIL import Image
 
 
 class FeatureExtractor(ABC):
-    """Maps images to fixed-length float32 vectors; `key` names its cache folder, `preprocess` its resize."""
+    """Maps images to float32 vectors; `key` names its cache folder, `preprocess` its resize."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
@@ -24,10 +24,15 @@ class FeatureExtractor(ABC):
 
     @property
     def key(self) -> str:
-        """Cache folder name: the extractor's name, plus the preprocessing where it is not the default."""
+        """Cache folder name: the extractor's name, plus a non-default preprocessing."""
         default = getattr(type(self), "default_preprocess", self.preprocess)
         return self.name if self.preprocess == default else f"{self.name}@{self.preprocess}"
 
     def settings(self) -> dict[str, Any]:
         """What decides the numbers: name, version, dimension and preprocessing."""
-        return {"extractor": self.name, "version": self.version, "dim": self.dim, "preprocess": self.preprocess}
+        return {
+            "extractor": self.name,
+            "version": self.version,
+            "dim": self.dim,
+            "preprocess": self.preprocess,
+        }

@@ -1,4 +1,4 @@
-"""Extract features once per (image, extractor, preprocessing) and cache them under DIR/features/<key>/."""
+"""Extract features once per (image, extractor, preprocessing); cache in DIR/features/<key>/."""
 
 from __future__ import annotations
 
@@ -47,14 +47,21 @@ def sweep_features(
     with _io.locked(folder):
         _io.clean_temporaries(folder)
         done_keys, _ = _read(folder, extractor)
-        done = set(zip(done_keys["prompt_id"].to_pylist(), done_keys["seed"].to_pylist(), strict=True))
+        done = set(
+            zip(done_keys["prompt_id"].to_pylist(), done_keys["seed"].to_pylist(), strict=True)
+        )
         for batch in _io.iter_images(path, ["prompt_id", "seed", "png"], batch_size):
             pids, seeds = batch["prompt_id"].to_pylist(), batch["seed"].to_pylist()
             todo = [i for i, k in enumerate(zip(pids, seeds, strict=True)) if k not in done]
             if not todo:
                 continue
             images = [_io.decode_png(batch["png"][i].as_py()) for i in todo]
-            keys = pa.table({"prompt_id": pa.array([pids[i] for i in todo], pa.int64()), "seed": pa.array([seeds[i] for i in todo], pa.int64())})
+            keys = pa.table(
+                {
+                    "prompt_id": pa.array([pids[i] for i in todo], pa.int64()),
+                    "seed": pa.array([seeds[i] for i in todo], pa.int64()),
+                }
+            )
             _io.write_shard(_table(keys, extractor.extract(images)), folder, meta)
             done.update((pids[i], seeds[i]) for i in todo)
             if progress is not None:

@@ -1,4 +1,4 @@
-"""Style features: Gram matrices (Gatys et al. 2016) of several TF-Inception-v3 layers, flattened."""
+"""Style features: Gram matrices (Gatys et al. 2016) of several TF-Inception-v3 layers."""
 
 from __future__ import annotations
 
@@ -23,12 +23,20 @@ class GramExtractor(FeatureExtractor):
     version = "1"
     default_preprocess: ClassVar[str] = "clean"
 
-    def __init__(self, layers: Sequence[str] = LAYERS, resize: str = "clean", size: int = 149, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        layers: Sequence[str] = LAYERS,
+        resize: str = "clean",
+        size: int = 149,
+        batch_size: int = 16,
+    ) -> None:
         bad = [name for name in layers if name not in _CHANNELS]
         if bad:
             from seedscope.errors import SeedscopeError
 
-            raise SeedscopeError(f"unknown Gram layer(s) {bad}; use some of {', '.join(_CHANNELS)}.")
+            raise SeedscopeError(
+                f"unknown Gram layer(s) {bad}; use some of {', '.join(_CHANNELS)}."
+            )
         self.layers = tuple(layers)
         self.preprocess = check_mode(resize) if size == 149 else f"{check_mode(resize)}/{size}"
         self._mode = resize
@@ -38,7 +46,7 @@ class GramExtractor(FeatureExtractor):
 
     @torch.inference_mode()
     def extract(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Gram features of each image: G = F F^T / (H W) per layer, upper triangle, concatenated."""
+        """Gram features per image: G = F F^T / (H W) per layer, upper triangles, concatenated."""
         layers = dict(load_network().net.layers.named_children())
         order = list(layers)
         last = max(order.index(name) for name in self.layers)

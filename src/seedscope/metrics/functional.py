@@ -28,7 +28,10 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance of (N, D) features, in float64."""
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise SeedscopeError(f"need at least 2 feature vectors to estimate a covariance, got {x.shape[0] if x.ndim == 2 else x.shape}.")
+        raise SeedscopeError(
+            f"need at least 2 feature vectors to estimate a covariance, "
+            f"got {x.shape[0] if x.ndim == 2 else x.shape}."
+        )
     return x.mean(axis=0), np.cov(x, rowvar=False)
 
 
@@ -38,8 +41,10 @@ def sqrtm_psd(cov: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance between two Gaussians (Dowson & Landau 1982), the maths of FID (Heusel et al. 2017)."""
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
+    """Fréchet distance of two Gaussians (Dowson & Landau 1982): FID (Heusel et al. 2017)."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     root = sqrtm_psd(sigma2)
     # tr sqrt(S1 S2) = sum sqrt(eig(S2^1/2 S1 S2^1/2)), a symmetric PSD product.
@@ -57,7 +62,9 @@ def fid_from_features(features: np.ndarray, ref_features: np.ndarray) -> float:
 
 def _check_reference(ref: np.ndarray) -> None:
     if ref.ndim != 2 or ref.shape[0] == 0:
-        raise SeedscopeError("the reference set is empty; give a folder, sweep or stats file with images.")
+        raise SeedscopeError(
+            "the reference set is empty; give a folder, sweep or stats file with images."
+        )
 
 
 def _warn_few(sizes: np.ndarray, dim: int) -> None:
@@ -99,10 +106,14 @@ def fid_by_group(
     cov_r = np.asarray(ref_cov, np.float64)
     d = x.shape[1]
     if mu_r.shape != (d,) or cov_r.shape != (d, d):
-        raise SeedscopeError(f"reference statistics have dimension {mu_r.shape}, features have {d}.")
+        raise SeedscopeError(
+            f"reference statistics have dimension {mu_r.shape}, features have {d}."
+        )
     labels, inverse, sizes = np.unique(g, return_inverse=True, return_counts=True)
     if (sizes < 2).any():
-        raise SeedscopeError("every group needs at least 2 images for a covariance; drop single-image groups.")
+        raise SeedscopeError(
+            "every group needs at least 2 images for a covariance; drop single-image groups."
+        )
     _warn_few(sizes, d)
     order = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -141,10 +152,15 @@ def fid_by_group(
             diff = mu - torch.as_tensor(mu_r, device=dev)
             fid = (diff * diff).sum(1) + tr_g + tr_r - 2.0 * tr_covmean
             out[sel] = fid.cpu().numpy()
-    return {int(k) if np.issubdtype(labels.dtype, np.integer) else k: float(v) for k, v in zip(labels, out, strict=True)}
+    return {
+        int(k) if np.issubdtype(labels.dtype, np.integer) else k: float(v)
+        for k, v in zip(labels, out, strict=True)
+    }
 
 
-def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> np.ndarray:
+def polynomial_kernel(
+    x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0
+) -> np.ndarray:
     """Polynomial kernel (x.y / D + coef0) ** degree of KID (Bińkowski et al. 2018)."""
     return (x @ y.T / x.shape[1] + coef0) ** degree
 
@@ -164,7 +180,7 @@ def kid(
     subset_size: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """KID (Bińkowski et al. 2018): unbiased MMD^2 with a cubic polynomial kernel, mean and std over random subsets."""
+    """KID (Bińkowski et al. 2018): unbiased MMD^2, cubic kernel; mean and std over subsets."""
     x = np.asarray(features, np.float64)
     y = np.asarray(ref_features, np.float64)
     _check_reference(y)
@@ -176,7 +192,11 @@ def kid(
     for _ in range(subsets):
         xs = x[rng.choice(x.shape[0], size, replace=False)]
         ys = y[rng.choice(y.shape[0], size, replace=False)]
-        vals.append(_mmd2_unbiased(polynomial_kernel(xs, xs), polynomial_kernel(ys, ys), polynomial_kernel(xs, ys)))
+        vals.append(
+            _mmd2_unbiased(
+                polynomial_kernel(xs, xs), polynomial_kernel(ys, ys), polynomial_kernel(xs, ys)
+            )
+        )
     arr = np.asarray(vals)
     return float(arr.mean()), float(arr.std())
 
@@ -188,7 +208,7 @@ def kid_by_group(
     *,
     chunk: int = 4096,
 ) -> dict[int, float]:
-    """One KID (Bińkowski et al. 2018) per group: unbiased MMD^2 of each group against the whole reference set."""
+    """One KID (Bińkowski et al. 2018) per group: unbiased MMD^2 against the whole reference."""
     x = np.asarray(features, np.float64)
     y = np.asarray(ref_features, np.float64)
     _check_reference(y)
@@ -205,7 +225,9 @@ def kid_by_group(
         k = polynomial_kernel(y[i : i + chunk], y)
         syy += k.sum() - np.trace(k[:, i : i + chunk])
     syy /= n * (n - 1)
-    kxy_row = np.concatenate([polynomial_kernel(x[i : i + chunk], y).mean(1) for i in range(0, len(x), chunk)])
+    kxy_row = np.concatenate(
+        [polynomial_kernel(x[i : i + chunk], y).mean(1) for i in range(0, len(x), chunk)]
+    )
     out = {}
     for j, lab in enumerate(labels):
         xi = x[inverse == j]

@@ -25,13 +25,17 @@ def metrics_by_seed(
     allow_small: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pa.Table, Path]:
-    """Per-seed FID (and KID) against a reference; written atomically to DIR/analysis/fid_by_seed.parquet."""
+    """Per-seed FID (and KID) against a reference, written to DIR/analysis/fid_by_seed.parquet."""
     path = _io.check_sweep(sweep)
     reference = load_reference(ref, extractor, allow_small=allow_small)
     keys, feats = sweep_features(path, extractor, progress=progress)
     seeds = np.asarray(keys["seed"])
     fids = fid_by_group(feats, seeds, reference.mean, reference.cov)
-    kids = kid_by_group(feats, seeds, reference.features) if with_kid and reference.features is not None else {}
+    kids = (
+        kid_by_group(feats, seeds, reference.features)
+        if with_kid and reference.features is not None
+        else {}
+    )
     labels, counts = np.unique(seeds, return_counts=True)
     table = pa.table(
         {

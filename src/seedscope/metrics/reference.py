@@ -21,7 +21,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class Reference:
-    """Mean, covariance and (where known) the features of a reference set, with where they came from."""
+    """Mean, covariance and (where known) features of a reference set, and its source."""
 
     mean: np.ndarray
     cov: np.ndarray
@@ -32,11 +32,16 @@ class Reference:
 
 def folder_images(folder: Path) -> list[Path]:
     """Image files under a folder, recursively, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+    )
 
 
 def folder_features(
-    folder: Path, extractor: FeatureExtractor, batch_size: int = 32, progress: Callable[[int], None] | None = None
+    folder: Path,
+    extractor: FeatureExtractor,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Features of every image in a folder (not cached)."""
     files = folder_images(folder)
@@ -63,7 +68,9 @@ def source_features(
         return sweep_features(p, extractor, progress=progress)[1]
     if p.is_dir():
         return folder_features(p, extractor, progress=progress)
-    raise SeedscopeError(f"{p} is neither an image folder, a sweep directory nor a .npz statistics file.")
+    raise SeedscopeError(
+        f"{p} is neither an image folder, a sweep directory nor a .npz statistics file."
+    )
 
 
 def load_reference(
@@ -73,17 +80,23 @@ def load_reference(
     allow_small: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Reference:
-    """Statistics of a reference set; stops if it is empty or (unless allowed) smaller than the feature dimension."""
+    """Reference statistics; stops if empty or (unless allowed) smaller than the dimension."""
     p = Path(source)
     if p.suffix == ".npz" and p.is_file():
         with np.load(p) as z:
             if "mu" not in z or "sigma" not in z:
-                raise SeedscopeError(f"{p} has no 'mu' and 'sigma' arrays; save reference statistics with `seedscope fid-stats`.")
-            feats = z["features"] if "features" in z else None
+                raise SeedscopeError(
+                    f"{p} has no 'mu' and 'sigma' arrays; "
+                    "save reference statistics with `seedscope fid-stats`."
+                )
+            feats = z["features"] if "features" in z.files else None
             n = int(z["n"]) if "n" in z else (len(feats) if feats is not None else 0)
             mu, sigma = z["mu"], z["sigma"]
         if mu.shape != (extractor.dim,):
-            raise SeedscopeError(f"{p} holds {mu.shape[0]}-d statistics but the {extractor.name} features are {extractor.dim}-d.")
+            raise SeedscopeError(
+                f"{p} holds {mu.shape[0]}-d statistics but the {extractor.name} features "
+                f"are {extractor.dim}-d."
+            )
         return Reference(mu, sigma, n, str(p), feats)
     if not p.exists():
         raise SeedscopeError(f"the reference {p} does not exist.")
@@ -93,19 +106,27 @@ def load_reference(
     if len(feats) <= extractor.dim and not allow_small:
         raise SeedscopeError(
             f"the reference set {p} has {len(feats)} images, not more than the feature dimension "
-            f"{extractor.dim}, so its covariance is singular; use more images (or --allow-small to compare anyway)."
+            f"{extractor.dim}, so its covariance is singular; use more images "
+            "(or --allow-small to compare anyway)."
         )
     mu, cov = statistics(feats)
     return Reference(mu, cov, len(feats), str(p), feats)
 
 
-def save_reference(ref: Reference, path: str | Path, extractor: FeatureExtractor, keep_features: bool = True) -> None:
+def save_reference(
+    ref: Reference, path: str | Path, extractor: FeatureExtractor, keep_features: bool = True
+) -> None:
     """Save reference statistics (and features, for KID) to an .npz file, atomically."""
     import os
 
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp.npz")
-    arrays = {"mu": ref.mean, "sigma": ref.cov, "n": np.asarray(ref.n), "extractor": np.asarray(extractor.key)}
+    arrays = {
+        "mu": ref.mean,
+        "sigma": ref.cov,
+        "n": np.asarray(ref.n),
+        "extractor": np.asarray(extractor.key),
+    }
     if keep_features and ref.features is not None:
         arrays["features"] = ref.features
     np.savez(tmp, **arrays)  # type: ignore[arg-type]

@@ -39,13 +39,15 @@ class _Accumulator:
 class FID:
     """Fréchet Inception Distance (Heusel et al. 2017) over features fed by `update()`."""
 
-    def __init__(self, ref_mean: np.ndarray | None = None, ref_cov: np.ndarray | None = None) -> None:
+    def __init__(
+        self, ref_mean: np.ndarray | None = None, ref_cov: np.ndarray | None = None
+    ) -> None:
         self._fake = _Accumulator()
         self._real = _Accumulator()
         self._ref = None if ref_mean is None else (np.asarray(ref_mean), np.asarray(ref_cov))
 
     def update(self, features: np.ndarray, real: bool = False) -> None:
-        """Add a batch of (N, D) features to the generated (or, with real=True, the reference) set."""
+        """Add (N, D) features to the generated (or, with real=True, the reference) set."""
         (self._real if real else self._fake).add(features)
 
     def reset(self) -> None:
@@ -77,7 +79,9 @@ class KID:
     def compute(self) -> tuple[float, float]:
         """Mean and standard deviation of KID over random subsets."""
         if not self._fake or not self._real:
-            raise SeedscopeError("KID needs generated and reference features; call update() on both.")
+            raise SeedscopeError(
+                "KID needs generated and reference features; call update() on both."
+            )
         return F.kid(
             np.concatenate(self._fake),
             np.concatenate(self._real),

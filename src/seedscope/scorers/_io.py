@@ -33,7 +33,10 @@ def check_sweep(path: str | os.PathLike[str]) -> Path:
     """Return the sweep directory, or stop with one sentence if it is not one."""
     p = Path(path)
     if not (p / "sweep.json").is_file() or not (p / "images").is_dir():
-        raise SeedscopeError(f"{p} is not a sweep directory (no sweep.json and images/); run `seedscope sweep` first.")
+        raise SeedscopeError(
+            f"{p} is not a sweep directory (no sweep.json and images/); "
+            "run `seedscope sweep` first."
+        )
     return p
 
 
@@ -103,7 +106,9 @@ def locked(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
-            raise SeedscopeError(f"{folder} is being written by another process; wait for it to finish.") from err
+            raise SeedscopeError(
+                f"{folder} is being written by another process; wait for it to finish."
+            ) from err
         try:
             yield
         finally:

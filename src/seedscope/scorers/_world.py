@@ -14,7 +14,9 @@ def detector() -> Any:
     try:
         from seedscope.world.detect import WorldDetector
     except ImportError as err:
-        raise SeedscopeError("the world detector is not available (seedscope.world.detect is missing).") from err
+        raise SeedscopeError(
+            "the world detector is not available (seedscope.world.detect is missing)."
+        ) from err
     try:
         load = getattr(WorldDetector, "load", None)
         return load() if callable(load) else WorldDetector()

@@ -28,7 +28,9 @@ class Scorer(ABC):
     schema: ClassVar[pa.Schema]
 
     @abstractmethod
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
         """Score each image; the i-th dict belongs to the i-th image."""
 
     def settings(self) -> dict[str, Any]:

@@ -12,11 +12,14 @@ from PIL import Image
 from seedscope.scorers.base import Context, Scorer, as_array
 
 
-def band_width(rgb: np.ndarray, tol: float = 12.0, max_frac: float = 0.25, edge: float = 0.5) -> int:
-    """Width of a frame along the first rows of `rgb`: near-uniform rows of one colour ending at a contrast edge.
+def band_width(
+    rgb: np.ndarray, tol: float = 12.0, max_frac: float = 0.25, edge: float = 0.5
+) -> int:
+    """Frame width along the first rows of `rgb`: uniform rows of one colour ending at an edge.
 
-    Returns 0 where the uniform band runs past `max_frac` of the image (a plain background, not a frame)
-    or where the row after it still mostly has the band's colour (an object touching a plain background).
+    Returns 0 where the band runs past `max_frac` of the image (a plain background, not a
+    frame) or where the next row still mostly has the band's colour (an object on a plain
+    background).
     """
     h = rgb.shape[0]
     ref = np.median(rgb[0], axis=0)
@@ -50,7 +53,9 @@ class BorderScorer(Scorer):
         self.tol = tol
         self.sides = sides
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
         """Width of the uniform band on each side (fraction of the image size) and the flag."""
         out = []
         for im in images:
@@ -70,5 +75,7 @@ class BorderScorer(Scorer):
             mask[h - b :] = True
             mask[:, :left] = True
             mask[:, w - r :] = True
-            out.append({**widths, "border_fraction": float(mask.mean()), "border": framed >= self.sides})
+            out.append(
+                {**widths, "border_fraction": float(mask.mean()), "border": framed >= self.sides}
+            )
         return out

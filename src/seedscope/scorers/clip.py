@@ -1,4 +1,4 @@
-"""CLIP score (Hessel et al. 2021): 100 x max(cos(image, text), 0) with a local transformers CLIP model."""
+"""CLIP score (Hessel et al. 2021): 100 x max(cos(image, text), 0), local transformers CLIP."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def _load(model: str) -> tuple[Any, Any]:
         return CLIPModel.from_pretrained(model).eval(), CLIPProcessor.from_pretrained(model)
     except OSError as err:
         raise SeedscopeError(
-            f"cannot load the CLIP model {model!r} offline; give a local folder or a model already in the "
+            f"cannot load the CLIP model {model!r} offline; give a local folder or a model "
+            "already in the "
             "Hugging Face cache (e.g. huggingface-cli download openai/clip-vit-base-patch32)."
         ) from err
 
@@ -39,7 +40,9 @@ class ClipScorer(Scorer):
         self.model = model or os.environ.get("SEEDSCOPE_CLIP_MODEL", "openai/clip-vit-base-patch32")
 
     @torch.inference_mode()
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
         """CLIP score of each image against its prompt."""
         if context is None or context.prompts is None:
             raise SeedscopeError("the clip scorer needs the prompt of every image.")

@@ -13,7 +13,7 @@ from seedscope.scorers.base import Context, Scorer, as_array
 
 
 def colourfulness(rgb: np.ndarray) -> float:
-    """Colourfulness M of Hasler & Süsstrunk (2003) on 0-255 RGB; about 0 for gray, > 33 is colourful."""
+    """Colourfulness M of Hasler & Süsstrunk (2003) on 0-255 RGB; ~0 gray, > 33 colourful."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     rg = r - g
     yb = 0.5 * (r + g) - b
@@ -39,11 +39,15 @@ class GrayscaleScorer(Scorer):
     def __init__(self, threshold: float = 8.0) -> None:
         self.threshold = threshold
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
         """Colourfulness, mean saturation and the grayscale flag of each image."""
         out = []
         for im in images:
             a = as_array(im)
             m = colourfulness(a)
-            out.append({"colourfulness": m, "saturation": saturation(a), "grayscale": m < self.threshold})
+            out.append(
+                {"colourfulness": m, "saturation": saturation(a), "grayscale": m < self.threshold}
+            )
         return out

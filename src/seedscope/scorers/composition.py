@@ -28,13 +28,26 @@ def otsu(values: np.ndarray, bins: int = 128) -> float:
     return float(centers[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)])
 
 
-def object_mask(image: Image.Image, size: int = 128, ring: float = 0.06, min_distance: float = 25.0, min_share: float = 0.2) -> np.ndarray:
-    """Mask of the main object at the image's size: pixels far from the border colours, largest component."""
+def object_mask(
+    image: Image.Image,
+    size: int = 128,
+    ring: float = 0.06,
+    min_distance: float = 25.0,
+    min_share: float = 0.2,
+) -> np.ndarray:
+    """Main object mask at the image's size: pixels far from the border colours, largest blob."""
     w, h = image.size
     small = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     a = ndimage.gaussian_filter(np.asarray(small, np.float64), (1, 1, 0))
     r = max(1, round(size * ring))
-    edge = np.concatenate([a[:r].reshape(-1, 3), a[-r:].reshape(-1, 3), a[:, :r].reshape(-1, 3), a[:, -r:].reshape(-1, 3)])
+    edge = np.concatenate(
+        [
+            a[:r].reshape(-1, 3),
+            a[-r:].reshape(-1, 3),
+            a[:, :r].reshape(-1, 3),
+            a[:, -r:].reshape(-1, 3),
+        ]
+    )
     if np.ptp(edge, axis=0).max() < 1.0:
         centroids = edge[:1]
     else:
@@ -51,7 +64,12 @@ def object_mask(image: Image.Image, size: int = 128, ring: float = 0.06, min_dis
     else:
         sizes = ndimage.sum(fg, labels, range(1, n + 1))
         mask = ndimage.binary_fill_holes(labels == (1 + int(np.argmax(sizes))))
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
+    return (
+        np.asarray(
+            Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)
+        )
+        > 0
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -61,11 +79,14 @@ def _depth_pipeline(model: str) -> Any:
 
         return pipeline("depth-estimation", model=model)
     except (OSError, ValueError) as err:
-        raise SeedscopeError(f"cannot load the depth model {model!r} ({err}); give a local folder with a transformers depth-estimation model.") from err
+        raise SeedscopeError(
+            f"cannot load the depth model {model!r} ({err}); "
+            "give a local folder with a transformers depth-estimation model."
+        ) from err
 
 
 class CompositionScorer(Scorer):
-    """Centroid (x, y in [0, 1]), area fraction and, with a depth model, mean relative depth of the main object."""
+    """Main object centroid (x, y in [0, 1]), area fraction and, with a depth model, depth."""
 
     name = "composition"
     version = "1"
@@ -85,8 +106,10 @@ class CompositionScorer(Scorer):
         """The main object's boolean mask of each image."""
         return [object_mask(im) for im in images]
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
-        """Centroid, area and optional depth of each image's main object (NaN centroid when none)."""
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
+        """Centroid, area and optional depth of each main object (NaN centroid when none)."""
         out = []
         for im, m in zip(images, self.masks(images), strict=True):
             h, w = m.shape

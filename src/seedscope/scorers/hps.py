@@ -33,7 +33,9 @@ class HPSv2Scorer(Scorer):
         except ImportError as err:
             raise SeedscopeError(_HOWTO + ".") from err
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
         """HPS v2 of each image against its prompt."""
         import hpsv2
 

@@ -34,7 +34,9 @@ def score_images(
     return {s.name: s.score(images, ctx) for s in scorers}
 
 
-def _ray_task(names: list[str], options: dict[str, dict[str, Any]], pngs: list[bytes], prompts: list[str]) -> Any:
+def _ray_task(
+    names: list[str], options: dict[str, dict[str, Any]], pngs: list[bytes], prompts: list[str]
+) -> Any:
     return score_images([get_scorer(n, **options.get(n, {})) for n in names], pngs, prompts)
 
 
@@ -47,10 +49,11 @@ def score_sweep(
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Score the images not yet scored by each scorer; returns how many images each scorer scored now.
+    """Score images not yet scored by each scorer; returns how many each scorer scored now.
 
-    Every batch is written as one parquet shard per scorer under DIR/scores/<scorer>/ (temporary name,
-    then rename), so a killed run loses at most the batch in flight and a rerun resumes.
+    Every batch is written as one parquet shard per scorer under DIR/scores/<scorer>/
+    (temporary name, then rename), so a killed run loses at most the batch in flight and a
+    rerun resumes.
     `progress(done, total)` is called after each batch.
     """
     path = _io.check_sweep(sweep)
@@ -61,7 +64,14 @@ def score_sweep(
     if not scorers:
         raise SeedscopeError("no scorers given; name some with --scorers.")
     folders = {s.name: path / "scores" / s.name for s in scorers}
-    metas = {s.name: {"seedscope": json.dumps({"scorer": s.name, "version": s.version, "settings": s.settings()}, default=str)} for s in scorers}
+    metas = {
+        s.name: {
+            "seedscope": json.dumps(
+                {"scorer": s.name, "version": s.version, "settings": s.settings()}, default=str
+            )
+        }
+        for s in scorers
+    }
     counts = dict.fromkeys(folders, 0)
     with contextlib.ExitStack() as stack:
         for f in folders.values():
@@ -84,7 +94,11 @@ def score_sweep(
             remote = ray.remote(_ray_task)
         finished = 0
 
-        def _write(result: dict[str, list[dict[str, Any]]], batch_keys: list[tuple[int, int]], todo: list[str]) -> None:
+        def _write(
+            result: dict[str, list[dict[str, Any]]],
+            batch_keys: list[tuple[int, int]],
+            todo: list[str],
+        ) -> None:
             nonlocal finished
             for s in scorers:
                 if s.name not in todo:
@@ -96,7 +110,9 @@ def score_sweep(
                 ]
                 if not rows:
                     continue
-                table = pa.Table.from_pylist(rows, schema=pa.unify_schemas([_io.KEY_SCHEMA, s.schema]))
+                table = pa.Table.from_pylist(
+                    rows, schema=pa.unify_schemas([_io.KEY_SCHEMA, s.schema])
+                )
                 _io.write_shard(table, folders[s.name], metas[s.name])
                 done[s.name].update((r["prompt_id"], r["seed"]) for r in rows)
                 counts[s.name] += len(rows)
@@ -105,7 +121,9 @@ def score_sweep(
                 progress(finished, total)
 
         for batch in _io.iter_images(path, ["prompt_id", "seed", "prompt", "png"], batch_size):
-            bkeys = list(zip(batch["prompt_id"].to_pylist(), batch["seed"].to_pylist(), strict=True))
+            bkeys = list(
+                zip(batch["prompt_id"].to_pylist(), batch["seed"].to_pylist(), strict=True)
+            )
             idx = [i for i, k in enumerate(bkeys) if any(k not in d for d in done.values())]
             if not idx:
                 continue
@@ -115,7 +133,11 @@ def score_sweep(
             pngs = [batch["png"][i].as_py() for i in idx]
             prompts = [batch["prompt"][i].as_py() for i in idx]
             if remote is None:
-                _write(score_images([s for s in scorers if s.name in todo], pngs, prompts), sub_keys, todo)
+                _write(
+                    score_images([s for s in scorers if s.name in todo], pngs, prompts),
+                    sub_keys,
+                    todo,
+                )
             else:
                 pending.append((remote.remote(todo, options, pngs, prompts), sub_keys, todo))
         if remote is not None:
@@ -134,5 +156,7 @@ def read_scores(sweep: str | Path, name: str) -> pa.Table:
     path = _io.check_sweep(sweep)
     t = _io.read_table(path, f"scores/{name}")
     if t is None:
-        raise SeedscopeError(f"no scores for {name!r} in {path}; run `seedscope score {path} --scorers {name}`.")
+        raise SeedscopeError(
+            f"no scores for {name!r} in {path}; run `seedscope score {path} --scorers {name}`."
+        )
     return t

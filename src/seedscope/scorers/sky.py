@@ -1,4 +1,4 @@
-"""Sky at the top of the image: smooth blue or pale regions grown from the top edge, ending at a horizon."""
+"""Sky at the top: smooth blue or pale regions grown from the top edge, ending at a horizon."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ def _from_top(cand: np.ndarray) -> np.ndarray:
     return np.isin(labels, top)
 
 
-def sky_masks(image: Image.Image, size: int = 96, grad_max: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
-    """Blue-sky and pale-sky candidate masks at `size` x `size`: smooth regions touching the top edge."""
+def sky_masks(
+    image: Image.Image, size: int = 96, grad_max: float = 5.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blue-sky and pale-sky candidate masks: smooth regions touching the top edge."""
     a = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), np.float64)
     r, g, b = a[..., 0], a[..., 1], a[..., 2]
     v = a.max(-1)
@@ -35,7 +37,7 @@ def sky_masks(image: Image.Image, size: int = 96, grad_max: float = 5.0) -> tupl
 
 
 class SkyScorer(Scorer):
-    """Share of the top third that is sky and the sky band's height; flags a prominent sky at the top."""
+    """Sky share of the top third and the sky band's height; flags a prominent sky."""
 
     name = "sky"
     version = "1"
@@ -56,10 +58,14 @@ class SkyScorer(Scorer):
         height = float(np.argmin(rows) if not rows.all() else h) / h
         return float(m[: h // 3].mean()), height
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
         """Sky share of the top third, sky band height (leading rows mostly sky) and the flag."""
         out = []
         for im in images:
             top, height = max(self._measure(m) for m in sky_masks(im))
-            out.append({"sky_top_fraction": top, "sky_height": height, "sky": top >= self.min_fraction})
+            out.append(
+                {"sky_top_fraction": top, "sky_height": height, "sky": top >= self.min_fraction}
+            )
         return out

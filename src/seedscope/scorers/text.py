@@ -30,7 +30,9 @@ def _rapidocr() -> Any:
     try:
         from rapidocr import RapidOCR
     except ImportError as err:
-        raise SeedscopeError("the text scorer needs rapidocr: pip install 'seedscope[ocr]'.") from err
+        raise SeedscopeError(
+            "the text scorer needs rapidocr: pip install 'seedscope[ocr]'."
+        ) from err
     return RapidOCR(params={"Global.log_level": "warning", "Global.use_cls": False})
 
 
@@ -47,18 +49,24 @@ def _ocr_rapid(a: np.ndarray) -> list[Box]:
 def _ocr_tesseract(a: np.ndarray) -> list[Box]:
     exe = shutil.which("tesseract")
     if exe is None:
-        raise SeedscopeError("the tesseract backend needs the tesseract binary: apt-get install tesseract-ocr.")
+        raise SeedscopeError(
+            "the tesseract backend needs the tesseract binary: apt-get install tesseract-ocr."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.png"
         Image.fromarray(a).save(path)
-        tsv = subprocess.run([exe, str(path), "stdout", "tsv"], capture_output=True, text=True, check=True).stdout
+        tsv = subprocess.run(
+            [exe, str(path), "stdout", "tsv"], capture_output=True, text=True, check=True
+        ).stdout
     boxes: list[Box] = []
     for line in tsv.splitlines()[1:]:
         f = line.split("\t")
         if len(f) < 12 or not f[11].strip() or float(f[10]) < 0:
             continue
         x, y, w, h = (float(v) for v in f[6:10])
-        boxes.append(([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], f[11], float(f[10]) / 100.0))
+        boxes.append(
+            ([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], f[11], float(f[10]) / 100.0)
+        )
     return boxes
 
 
@@ -77,7 +85,13 @@ class TextScorer(Scorer):
         ]
     )
 
-    def __init__(self, backend: str = "rapidocr", min_confidence: float = 0.5, min_side: int = 256, min_chars: int = 2) -> None:
+    def __init__(
+        self,
+        backend: str = "rapidocr",
+        min_confidence: float = 0.5,
+        min_side: int = 256,
+        min_chars: int = 2,
+    ) -> None:
         if backend not in ("rapidocr", "tesseract"):
             raise SeedscopeError(f"unknown OCR backend {backend!r}; use rapidocr or tesseract.")
         self.backend = backend
@@ -85,10 +99,16 @@ class TextScorer(Scorer):
         self.min_side = min_side
         self.min_chars = min_chars
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
-        """OCR each image (small ones are upscaled first); area fractions use the union of text boxes."""
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
+        """OCR each image (small ones upscaled first); areas use the union of text boxes."""
         ocr = _ocr_rapid if self.backend == "rapidocr" else _ocr_tesseract
-        masks = context.masks if context is not None and context.masks is not None else [None] * len(images)
+        masks = (
+            context.masks
+            if context is not None and context.masks is not None
+            else [None] * len(images)
+        )
         out = []
         for im, mask in zip(images, masks, strict=True):
             rgb = im.convert("RGB")
@@ -96,7 +116,11 @@ class TextScorer(Scorer):
             k = max(1.0, self.min_side / min(w, h))
             if k > 1:
                 rgb = rgb.resize((round(w * k), round(h * k)), Image.Resampling.BICUBIC)
-            boxes = [b for b in ocr(np.asarray(rgb)) if b[2] >= self.min_confidence and len(_WORD.findall(b[1])) >= self.min_chars]
+            boxes = [
+                b
+                for b in ocr(np.asarray(rgb))
+                if b[2] >= self.min_confidence and len(_WORD.findall(b[1])) >= self.min_chars
+            ]
             canvas = Image.new("L", (w, h), 0)
             draw = ImageDraw.Draw(canvas)
             for poly, _, _ in boxes:
@@ -106,7 +130,9 @@ class TextScorer(Scorer):
             if mask is not None:
                 m = np.asarray(mask, bool)
                 if m.shape != covered.shape:
-                    raise SeedscopeError(f"mask shape {m.shape} does not match image size {(h, w)}.")
+                    raise SeedscopeError(
+                        f"mask shape {m.shape} does not match image size {(h, w)}."
+                    )
                 in_mask = float(covered[m].mean()) if m.any() else 0.0
             out.append(
                 {

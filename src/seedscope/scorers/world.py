@@ -16,7 +16,7 @@ _FIELDS = ("category", "colour")
 
 
 class WorldAdherenceScorer(Scorer):
-    """Detected category and colour versus those the world caption asks for; adherence = share matched."""
+    """Detected category and colour versus the world caption; adherence = share matched."""
 
     name = "world"
     version = "1"
@@ -30,8 +30,10 @@ class WorldAdherenceScorer(Scorer):
         ]
     )
 
-    def score(self, images: Sequence[Image.Image], context: Context | None = None) -> list[dict[str, Any]]:
-        """Match each image's detection against its parsed prompt (None where the prompt is silent)."""
+    def score(
+        self, images: Sequence[Image.Image], context: Context | None = None
+    ) -> list[dict[str, Any]]:
+        """Match each detection against its parsed prompt (None where the prompt is silent)."""
         if context is None or context.prompts is None:
             raise SeedscopeError("the world scorer needs the prompt of every image.")
         from seedscope.world.grammar import parse_prompt
