@@ -8,14 +8,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from collections.abc import Callable, Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from fixtures.tiny import save_tiny  # noqa: E402
+from fixtures.tiny import save_tiny
 
 torch.set_num_threads(2)
 
@@ -55,9 +55,18 @@ def make_sweep_dir(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     prompt_file = write_prompts(out.parent / f"{out.name}-prompts.txt", prompts)
-    settings: dict[str, Any] = {"steps": 2, "height": TINY_SIZE, "width": TINY_SIZE, "batch_size": 4}
+    settings: dict[str, Any] = {
+        "steps": 2,
+        "height": TINY_SIZE,
+        "width": TINY_SIZE,
+        "batch_size": 4,
+    }
     settings.update(options)
-    run_sweep(SweepOptions(model=str(model), prompts=str(prompt_file), seeds=seeds, out=str(out), **settings))
+    run_sweep(
+        SweepOptions(
+            model=str(model), prompts=str(prompt_file), seeds=seeds, out=str(out), **settings
+        )
+    )
     return out
 
 

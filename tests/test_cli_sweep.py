@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import TINY_SIZE, make_sweep_dir, write_prompts
 
+from conftest import TINY_SIZE, make_sweep_dir, write_prompts
 from seedscope.cli import main
 
 
-def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run_cli(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     """Run `seedscope ARGS` in-process through the real entry point."""
     monkeypatch.setattr(sys, "argv", ["seedscope", *args])
     code = 0
@@ -29,26 +31,55 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 
 def base_args(model: Path, prompts: Path, out: Path, seeds: str = "0-1") -> list[str]:
     return [
-        "sweep", "--model", str(model), "--prompts", str(prompts), "--seeds", seeds, "--out", str(out),
-        "--steps", "1", "--guidance", "0", "--height", str(TINY_SIZE), "--width", str(TINY_SIZE), "--quiet",
-    ]  # fmt: skip
+        "sweep",
+        "--model",
+        str(model),
+        "--prompts",
+        str(prompts),
+        "--seeds",
+        seeds,
+        "--out",
+        str(out),
+        "--steps",
+        "1",
+        "--guidance",
+        "0",
+        "--height",
+        str(TINY_SIZE),
+        "--width",
+        str(TINY_SIZE),
+        "--quiet",
+    ]
 
 
 @pytest.fixture(scope="module")
 def existing(tmp_path_factory: pytest.TempPathFactory, tiny_sd_dir: Path) -> Path:
     """A finished sweep that bad input must leave untouched."""
     out = tmp_path_factory.mktemp("cli") / "existing"
-    return make_sweep_dir(out, tiny_sd_dir, prompts=["a cat", "a dog"], seeds="0-1", steps=1, guidance=0.0)
+    return make_sweep_dir(
+        out, tiny_sd_dir, prompts=["a cat", "a dog"], seeds="0-1", steps=1, guidance=0.0
+    )
 
 
 def tree(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
-def test_json_summary(tiny_sd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_summary(
+    tiny_sd_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     prompts = tmp_path / "p.csv"
     prompts.write_text('id,prompt,set\n10,a cat,coco\n20,"a red car, parked",parti\n')
-    code, out, err = run_cli([*base_args(tiny_sd_dir, prompts, tmp_path / "o"), "--json"], monkeypatch, capsys)
+    code, out, err = run_cli(
+        [*base_args(tiny_sd_dir, prompts, tmp_path / "o"), "--json"], monkeypatch, capsys
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["images_generated"] == 4 and summary["mode"] == "new"
@@ -56,10 +87,19 @@ def test_json_summary(tiny_sd_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert table.to_pylist()[1] == {"prompt_id": 20, "prompt": "a red car, parked", "set": "parti"}
 
 
-def test_jsonl_prompts(tiny_sd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_jsonl_prompts(
+    tiny_sd_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "a cat", "set": "s1"}\n{"prompt": "a dog"}\n')
-    code, out, err = run_cli([*base_args(tiny_sd_dir, prompts, tmp_path / "o"), "--seeds", "3", "--json"], monkeypatch, capsys)
+    code, out, err = run_cli(
+        [*base_args(tiny_sd_dir, prompts, tmp_path / "o"), "--seeds", "3", "--json"],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0, err
     assert json.loads(out)["images_total"] == 2
 
@@ -85,29 +125,54 @@ def _bad_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "seed too large": (["--prompts", str(good), "--seeds", str(2**63)], "too large"),
         "empty seed set": (["--prompts", str(good), "--seeds", ","], "no seeds"),
         "unknown model": (["--prompts", str(good), "--model", "no-such-model"], "unknown model"),
-        "uncached hub model": (["--prompts", str(good), "--model", "someone/not-cached"], "huggingface-cli download"),
+        "uncached hub model": (
+            ["--prompts", str(good), "--model", "someone/not-cached"],
+            "huggingface-cli download",
+        ),
         "bad height": (["--prompts", str(good), "--height", "30"], "height 30"),
         "bad width": (["--prompts", str(good), "--width", "0"], "width 0"),
         "different plan": (["--prompts", str(good), "--steps", "3"], "different plan"),
-        "unknown scheduler": (["--prompts", str(good), "--scheduler", "magic"], "unknown scheduler"),
+        "unknown scheduler": (
+            ["--prompts", str(good), "--scheduler", "magic"],
+            "unknown scheduler",
+        ),
     } | {"output is a file": (["--prompts", str(good), "--out", str(a_file)], "is a file")}
 
 
 BAD = [
-    "missing prompts", "empty prompts", "unreadable prompts", "prompt file is a folder", "duplicate ids",
-    "negative seed", "seed not an integer", "seed too large", "empty seed set", "unknown model",
-    "uncached hub model", "bad height", "bad width", "different plan", "unknown scheduler", "output is a file",
-]  # fmt: skip
+    "missing prompts",
+    "empty prompts",
+    "unreadable prompts",
+    "prompt file is a folder",
+    "duplicate ids",
+    "negative seed",
+    "seed not an integer",
+    "seed too large",
+    "empty seed set",
+    "unknown model",
+    "uncached hub model",
+    "bad height",
+    "bad width",
+    "different plan",
+    "unknown scheduler",
+    "output is a file",
+]
 
 
 @pytest.mark.parametrize("case", BAD)
 def test_bad_input(
-    case: str, existing: Path, tiny_sd_dir: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+    case: str,
+    existing: Path,
+    tiny_sd_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     extra, words = _bad_cases(tmp_path, tiny_sd_dir)[case]
     before = tree(existing)
-    code, _, err = run_cli([*base_args(tiny_sd_dir, tmp_path / "x", existing), *extra], monkeypatch, capsys)
+    code, _, err = run_cli(
+        [*base_args(tiny_sd_dir, tmp_path / "x", existing), *extra], monkeypatch, capsys
+    )
     assert code == 2
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -116,7 +181,10 @@ def test_bad_input(
 
 
 def test_full_disk(
-    tiny_sd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tiny_sd_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     prompts = write_prompts(tmp_path / "p.txt", ["a cat"])
     out = tmp_path / "o"
@@ -138,13 +206,27 @@ def test_full_disk(
 
 
 def test_no_traceback_in_a_real_process(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "seedscope", "sweep", "--model", "x", "--prompts", str(tmp_path / "none.txt"),
-           "--seeds", "0-3", "--out", str(tmp_path / "o")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "seedscope",
+        "sweep",
+        "--model",
+        "x",
+        "--prompts",
+        str(tmp_path / "none.txt"),
+        "--seeds",
+        "0-3",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
 
 
-def test_help_says_how_to_extend(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_says_how_to_extend(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run_cli(["sweep", "--help"], monkeypatch, capsys)
     assert code == 0 and "extends" in out and "adding seeds" in out

@@ -71,6 +71,7 @@ def test_noise_sha256_is_float32_c_order() -> None:
     assert noise_sha256(latent) == expected
     assert noise_sha256(latent.to(torch.float64)) == expected
     # A transposed view hashes by its logical (C-order) layout.
-    assert noise_sha256(latent.transpose(1, 2)) == hashlib.sha256(
-        latent.transpose(1, 2).contiguous().numpy().tobytes()
-    ).hexdigest()
+    assert (
+        noise_sha256(latent.transpose(1, 2))
+        == hashlib.sha256(latent.transpose(1, 2).contiguous().numpy().tobytes()).hexdigest()
+    )

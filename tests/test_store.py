@@ -39,7 +39,9 @@ def test_open_sweep_tables(sweep_dir: Path) -> None:
     assert {"prompt", "noise_sha256"} <= set(table.column_names)
     df = sweep.to_pandas()
     assert "png" not in df.columns and len(df) == 12
-    assert sorted(zip(df.prompt_id, df.seed, strict=True)) == [(p, s) for p in range(4) for s in range(3)]
+    assert sorted(zip(df.prompt_id, df.seed, strict=True)) == [
+        (p, s) for p in range(4) for s in range(3)
+    ]
     assert sweep.prompts().column_names == ["prompt_id", "prompt", "set"]
 
 
@@ -95,16 +97,20 @@ def test_atomic_write_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_dir_lock_is_exclusive(tmp_path: Path) -> None:
-    with DirLock(tmp_path):
-        with pytest.raises(SeedscopeError, match="another sweep"):
-            DirLock(tmp_path).acquire()
+    with DirLock(tmp_path), pytest.raises(SeedscopeError, match="another sweep"):
+        DirLock(tmp_path).acquire()
     # Released: can be taken again.
     DirLock(tmp_path).acquire().release()
 
 
 def test_dir_lock_dies_with_holder(tmp_path: Path) -> None:
-    code = f"from seedscope.store import DirLock; DirLock({str(tmp_path)!r}).acquire(); print('ok', flush=True); input()"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    code = (
+        f"from seedscope.store import DirLock; DirLock({str(tmp_path)!r}).acquire(); "
+        "print('ok', flush=True); input()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ok"
         with pytest.raises(SeedscopeError, match=f"pid {proc.pid}"):
@@ -113,4 +119,3 @@ def test_dir_lock_dies_with_holder(tmp_path: Path) -> None:
         proc.kill()
         proc.wait()
     DirLock(tmp_path).acquire().release()
-

@@ -22,7 +22,9 @@ _RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
 def _parse_int(text: str, spec: str) -> int:
     text = text.strip()
     if not re.fullmatch(r"[+-]?\d+", text):
-        raise SeedscopeError(f"seed {text!r} in {spec!r} is not an integer; use e.g. 0-1023 or 0,5,7-9.")
+        raise SeedscopeError(
+            f"seed {text!r} in {spec!r} is not an integer; use e.g. 0-1023 or 0,5,7-9."
+        )
     value = int(text)
     if value < 0:
         raise SeedscopeError(f"seed {value} in {spec!r} is negative; seeds are 0 to 2**63-1.")
@@ -49,7 +51,8 @@ def parse_seeds(spec: str) -> list[int]:
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as err:
-            raise SeedscopeError(f"cannot read seed file {str(path)!r}: {err.strerror or err}.") from err
+            reason = getattr(err, "strerror", None) or "it is not UTF-8 text"
+            raise SeedscopeError(f"cannot read seed file {str(path)!r}: {reason}.") from err
         parts = [p for line in text.splitlines() for p in line.split("#")[0].split(",")]
     else:
         parts = spec.split(",")

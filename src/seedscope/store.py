@@ -107,7 +107,7 @@ def atomic_write_parquet(
 
 
 def remove_temp_files(folder: Path) -> int:
-    """Delete leftover temporary files (from a killed writer) under `folder`; call under the lock."""
+    """Delete temporary files left by a killed writer under `folder`; call under the lock."""
     count = 0
     if folder.is_dir():
         for tmp in folder.rglob(f"{TMP_PREFIX}*"):
@@ -216,7 +216,9 @@ class Sweep:
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """All image rows as a pandas DataFrame (without the PNG bytes unless asked for)."""
         if columns is None:
-            columns = [n for n in self._dataset().schema.names if n != "png"] if self.shards else None
+            columns = (
+                [n for n in self._dataset().schema.names if n != "png"] if self.shards else None
+            )
         return self.images(columns).to_pandas()
 
     def iter_batches(

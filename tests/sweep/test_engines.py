@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SIZE, write_prompts
 
+from conftest import TINY_SIZE, write_prompts
 from seedscope import open_sweep
 from seedscope.models import resolve_model
 from seedscope.sweep import GenerationSpec, ShardSink, make_engine, plan_shards
@@ -30,13 +30,21 @@ ENGINES = ["local", pytest.param("ray", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)
-def test_engine_contract(engine_name: str, request: pytest.FixtureRequest, tiny_sd_dir: Path, tmp_path: Path) -> None:
+def test_engine_contract(
+    engine_name: str, request: pytest.FixtureRequest, tiny_sd_dir: Path, tmp_path: Path
+) -> None:
     if engine_name == "ray":
         request.getfixturevalue("ray_session")
     spec = GenerationSpec(
-        model=resolve_model(str(tiny_sd_dir)), dtype="float32", scheduler=None, steps=1, guidance=0.0,
-        height=TINY_SIZE, width=TINY_SIZE, batch_size=3,
-    )  # fmt: skip
+        model=resolve_model(str(tiny_sd_dir)),
+        dtype="float32",
+        scheduler=None,
+        steps=1,
+        guidance=0.0,
+        height=TINY_SIZE,
+        width=TINY_SIZE,
+        batch_size=3,
+    )
     prompts = load_prompts(write_prompts(tmp_path / "p.txt", PROMPTS))
     out = tmp_path / engine_name
     (out / "images").mkdir(parents=True)
@@ -53,9 +61,13 @@ def test_engine_contract(engine_name: str, request: pytest.FixtureRequest, tiny_
     assert sum(counted) == 12
     (out / "sweep.json").write_text("{}")
     table = open_sweep(out).images()
-    got = sorted(zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True))
+    got = sorted(
+        zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True)
+    )
     assert got == [(p, s) for p in range(3) for s in seeds]
-    assert sorted(p.name for p in (out / "images").glob("*.parquet")) == sorted(s.name for s in shards)
+    assert sorted(p.name for p in (out / "images").glob("*.parquet")) == sorted(
+        s.name for s in shards
+    )
     # Every engine makes the same images as a plain in-process BatchGenerator.
     gen = spec.generator(spec.load())
     gen.encode(dict(enumerate(PROMPTS)))

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_SIZE, make_sweep_dir
 from diffusers import DiffusionPipeline
 from diffusers.utils.torch_utils import randn_tensor
 
+from conftest import TINY_SIZE, make_sweep_dir
 from seedscope import open_sweep
 from seedscope.models import set_scheduler
 from seedscope.seeds import noise_sha256
@@ -22,10 +22,19 @@ SEEDS = [0, 7, 12345]
 CASES = {
     # name: (model fixture, sweep options)
     "sd-ddim-cfg": ("tiny_sd_dir", {"steps": 3, "guidance": 7.5}),
-    "sd-negative-prompt": ("tiny_sd_dir", {"steps": 2, "guidance": 5.0, "negative_prompt": "a dog"}),
-    "sd-euler-ancestral": ("tiny_sd_dir", {"steps": 3, "guidance": 7.5, "scheduler": "euler-ancestral"}),
+    "sd-negative-prompt": (
+        "tiny_sd_dir",
+        {"steps": 2, "guidance": 5.0, "negative_prompt": "a dog"},
+    ),
+    "sd-euler-ancestral": (
+        "tiny_sd_dir",
+        {"steps": 3, "guidance": 7.5, "scheduler": "euler-ancestral"},
+    ),
     "sdxl-ddim-cfg": ("tiny_sdxl_dir", {"steps": 2, "guidance": 6.0}),
-    "sdxl-turbo-style": ("tiny_sdxl_dir", {"steps": 1, "guidance": 0.0, "scheduler": "euler-ancestral"}),
+    "sdxl-turbo-style": (
+        "tiny_sdxl_dir",
+        {"steps": 1, "guidance": 0.0, "scheduler": "euler-ancestral"},
+    ),
 }
 SLOW_CASES = {"sd-negative-prompt", "sd-euler-ancestral", "sdxl-ddim-cfg"}
 
@@ -46,7 +55,9 @@ def _plain(pipe: Any, prompt: str, seed: int, opts: dict[str, Any]) -> np.ndarra
 @pytest.mark.parametrize(
     "case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES]
 )
-def test_sweep_equals_plain_calls(case: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_sweep_equals_plain_calls(
+    case: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     fixture, opts = CASES[case]
     model_dir = request.getfixturevalue(fixture)
     # Batch size 4 over 3 prompts × 3 seeds: batches mix prompts and seeds.
@@ -63,11 +74,21 @@ def test_sweep_equals_plain_calls(case: str, request: pytest.FixtureRequest, tmp
         for seed in SEEDS:
             row = rows[(pid, seed)]
             # Initial latent: bit-identical to what prepare_latents draws from the same seed.
-            drawn = pipe.prepare_latents(
-                1, 4, TINY_SIZE, TINY_SIZE, torch.float32, torch.device("cpu"),
-                torch.Generator("cpu").manual_seed(seed),
-            ) / pipe.scheduler.init_noise_sigma
-            reference = randn_tensor((1, 4, 16, 16), generator=torch.Generator("cpu").manual_seed(seed))
+            drawn = (
+                pipe.prepare_latents(
+                    1,
+                    4,
+                    TINY_SIZE,
+                    TINY_SIZE,
+                    torch.float32,
+                    torch.device("cpu"),
+                    torch.Generator("cpu").manual_seed(seed),
+                )
+                / pipe.scheduler.init_noise_sigma
+            )
+            reference = randn_tensor(
+                (1, 4, 16, 16), generator=torch.Generator("cpu").manual_seed(seed)
+            )
             assert row["noise_sha256"] == noise_sha256(reference[0])
             if pipe.scheduler.init_noise_sigma == 1.0:
                 assert row["noise_sha256"] == noise_sha256(drawn[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -32,9 +33,11 @@ def test_hub_id_from_local_cache(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     ref = resolve_model("tiny/sd")
     assert ref.kind == "hub" and ref.content_hash == "a" * 40
-    out = make_sweep_dir(tmp_path / "s", "tiny/sd", prompts=["a cat"], seeds="0", steps=1, guidance=0.0)
+    out = make_sweep_dir(
+        tmp_path / "s", "tiny/sd", prompts=["a cat"], seeds="0", steps=1, guidance=0.0
+    )
     assert (out / "images").glob("*.parquet")
-    with pytest.raises(SeedscopeError, match="huggingface-cli download other/model"):
+    with pytest.raises(SeedscopeError, match=re.escape("huggingface-cli download other/model")):
         resolve_model("other/model")
 
 
@@ -54,7 +57,6 @@ def test_not_a_pipeline_folder(tmp_path: Path) -> None:
 
 def test_world_without_loader_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import seedscope.world as world
-
     from seedscope.models import load_pipeline
 
     monkeypatch.delattr(world, "load_pipeline", raising=False)

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TINY_SIZE, write_prompts
 
+from conftest import TINY_SIZE, write_prompts
 from seedscope import open_sweep
 from seedscope.errors import SeedscopeError
 from seedscope.store import DirLock
@@ -23,10 +23,14 @@ PROMPTS = ["a photo of a cat", "a red car"]
 FAST = {"steps": 1, "guidance": 0.0, "height": TINY_SIZE, "width": TINY_SIZE, "batch_size": 4}
 
 
-def sweep(model: Path, out: Path, prompts: list[str] = PROMPTS, seeds: str = "0-3", **kw: Any) -> SweepResult:
+def sweep(
+    model: Path, out: Path, prompts: list[str] = PROMPTS, seeds: str = "0-3", **kw: Any
+) -> SweepResult:
     prompt_file = write_prompts(out.parent / f"{out.name}-{len(prompts)}.txt", prompts)
     opts = {**FAST, "shard_seeds": 2, **kw}
-    return run_sweep(SweepOptions(model=str(model), prompts=str(prompt_file), seeds=seeds, out=str(out), **opts))
+    return run_sweep(
+        SweepOptions(model=str(model), prompts=str(prompt_file), seeds=seeds, out=str(out), **opts)
+    )
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
@@ -40,7 +44,9 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
 
 def pairs(out: Path) -> list[tuple[int, int]]:
     table = open_sweep(out).images(["prompt_id", "seed"])
-    return sorted(zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True))
+    return sorted(
+        zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True)
+    )
 
 
 def pixels(out: Path) -> dict[tuple[int, int], np.ndarray]:
@@ -130,11 +136,32 @@ def test_kill_9_then_resume(tiny_sd_dir: Path, tmp_path: Path) -> None:
     prompt_file = write_prompts(tmp_path / "p.txt", PROMPTS)
     out = tmp_path / "killed"
     cmd = [
-        sys.executable, "-m", "seedscope", "sweep", "--model", str(tiny_sd_dir),
-        "--prompts", str(prompt_file), "--seeds", "0-7", "--out", str(out), "--steps", "1",
-        "--guidance", "0", "--height", str(TINY_SIZE), "--width", str(TINY_SIZE),
-        "--batch-size", "1", "--shard-seeds", "1", "--quiet",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "seedscope",
+        "sweep",
+        "--model",
+        str(tiny_sd_dir),
+        "--prompts",
+        str(prompt_file),
+        "--seeds",
+        "0-7",
+        "--out",
+        str(out),
+        "--steps",
+        "1",
+        "--guidance",
+        "0",
+        "--height",
+        str(TINY_SIZE),
+        "--width",
+        str(TINY_SIZE),
+        "--batch-size",
+        "1",
+        "--shard-seeds",
+        "1",
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

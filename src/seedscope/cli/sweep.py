@@ -24,37 +24,55 @@ the prompt file) or adding seeds (a larger seed spec) extends the grid: only the
 def sweep(
     model: Annotated[
         str,
-        typer.Option(help="Diffusers pipeline folder, Hugging Face id in the local cache, or 'world'."),
+        typer.Option(
+            help="Diffusers pipeline folder, Hugging Face id in the local cache, or 'world'."
+        ),
     ],
     prompts: Annotated[
-        str, typer.Option(help="Prompt file: .txt (one per line), .csv or .jsonl (prompt, id, set).")
+        str,
+        typer.Option(help="Prompt file: .txt (one per line), .csv or .jsonl (prompt, id, set)."),
     ],
     seeds: Annotated[str, typer.Option(help="Seed spec: 0-1023, 0,5,7-9 or @file.")],
     out: Annotated[str, typer.Option(help="Output sweep directory.")],
     steps: Annotated[int, typer.Option(help="Denoising steps.")] = 50,
-    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale (0 or 1: none).")] = 7.5,
+    guidance: Annotated[
+        float, typer.Option(help="Classifier-free guidance scale (0 or 1: none).")
+    ] = 7.5,
     height: Annotated[int | None, typer.Option(help="Image height (default: the model's).")] = None,
     width: Annotated[int | None, typer.Option(help="Image width (default: the model's).")] = None,
     scheduler: Annotated[
-        str | None, typer.Option(help="Scheduler: ddim, euler, euler-ancestral, dpm++, ... or a class name.")
+        str | None,
+        typer.Option(help="Scheduler: ddim, euler, euler-ancestral, dpm++, ... or a class name."),
     ] = None,
     dtype: Annotated[str, typer.Option(help="float32, float16 or bfloat16.")] = "float32",
     batch_size: Annotated[int, typer.Option(help="Images per pipeline call.")] = 8,
-    negative_prompt: Annotated[str | None, typer.Option(help="Negative prompt for every image.")] = None,
+    negative_prompt: Annotated[
+        str | None, typer.Option(help="Negative prompt for every image.")
+    ] = None,
     generator_device: Annotated[
-        str, typer.Option(help="Device of the per-image torch.Generator (cpu noise is the same everywhere).")
+        str,
+        typer.Option(
+            help="Device of the per-image torch.Generator (cpu noise is the same everywhere)."
+        ),
     ] = "cpu",
-    device: Annotated[str | None, typer.Option(help="Device to run the model on (default: cuda if any).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Device to run the model on (default: cuda if any).")
+    ] = None,
     engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
     ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")
+        str | None,
+        typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)."),
     ] = None,
-    ray_workers: Annotated[int | None, typer.Option(help="Ray workers (default: as many as fit).")] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="Ray workers (default: as many as fit).")
+    ] = None,
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker.")] = 0.0,
     cpus_per_worker: Annotated[float, typer.Option(help="CPUs per Ray worker.")] = 1.0,
     shard_prompts: Annotated[int, typer.Option(help="Prompt-id block per shard.")] = 16,
     shard_seeds: Annotated[int, typer.Option(help="Seed block per shard.")] = 64,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate the grid PROMPTS × SEEDS with MODEL into DIR (resumable, extendable)."""
@@ -92,6 +110,7 @@ def sweep(
     elif not quiet:
         typer.echo(
             f"{result.mode}: {result.images_generated} images generated "
-            f"({result.images_total} in the grid, {result.images_per_second} img/s) into {result.out}",
+            f"({result.images_total} in the grid, {result.images_per_second} img/s) "
+            f"into {result.out}",
             err=True,
         )

@@ -58,7 +58,9 @@ def resolve_model(name: str) -> ModelRef:
             raise SeedscopeError(
                 f"{name!r} is not a diffusers pipeline folder (it has no model_index.json)."
             )
-        return ModelRef(name=name, kind="local", path=str(path.resolve()), content_hash=folder_hash(path))
+        return ModelRef(
+            name=name, kind="local", path=str(path.resolve()), content_hash=folder_hash(path)
+        )
     if not _looks_like_hub_id(name):
         raise SeedscopeError(
             f"unknown model {name!r}: give a diffusers pipeline folder, a Hugging Face id "
@@ -129,7 +131,9 @@ def load_pipeline(ref: ModelRef, dtype: Any = None, device: str = "cpu") -> Any:
                 warnings.simplefilter("ignore", FutureWarning)
                 pipe = DiffusionPipeline.from_pretrained(ref.path, **kwargs)
         except (OSError, ValueError) as err:
-            raise SeedscopeError(f"cannot load the pipeline in {ref.path!r}: {err}".rstrip(".") + ".") from err
+            raise SeedscopeError(
+                f"cannot load the pipeline in {ref.path!r}: {err}".rstrip(".") + "."
+            ) from err
     if dtype is not None and ref.kind == "world":
         pipe = pipe.to(dtype)
     pipe = pipe.to(device)

@@ -45,7 +45,9 @@ def set_scheduler(pipe: Any, name: str | None) -> Any:
     cls = getattr(diffusers, cls_name, None)
     if cls is None or not cls_name.endswith("Scheduler"):
         choices = ", ".join(SCHEDULERS)
-        raise SeedscopeError(f"unknown scheduler {name!r}; use one of {choices} or a diffusers class name.")
+        raise SeedscopeError(
+            f"unknown scheduler {name!r}; use one of {choices} or a diffusers class name."
+        )
     pipe.scheduler = cls.from_config(pipe.scheduler.config)
     return pipe
 
@@ -79,7 +81,7 @@ def default_size(pipe: Any) -> tuple[int, int]:
 
 
 def check_size(pipe: Any, height: int, width: int) -> None:
-    """Refuse a height or width the model cannot take (not a positive multiple of the VAE factor)."""
+    """Refuse a height or width the model cannot take (not a multiple of its downsampling)."""
     factor = vae_scale_factor(pipe)
     # UNets halve the latent once per down block after the first.
     net = denoiser(pipe)
@@ -93,7 +95,7 @@ def check_size(pipe: Any, height: int, width: int) -> None:
 
 
 def latent_shape(pipe: Any, height: int, width: int) -> tuple[int, int, int]:
-    """Shape (channels, h, w) of one image's initial latent, as the pipeline's prepare_latents draws it."""
+    """Shape (channels, h, w) of one initial latent, as the pipeline's prepare_latents draws it."""
     net = denoiser(pipe)
     channels = int(getattr(net.config, "in_channels", 4))
     factor = vae_scale_factor(pipe)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import deque
@@ -49,7 +50,12 @@ class LocalEngine:
             try:
                 for task in tasks:
                     fut = produce_shard(
-                        gen, task, spec.batch_size, pool, lambda t, s=task.shard: sink.write(s, t), advance
+                        gen,
+                        task,
+                        spec.batch_size,
+                        pool,
+                        functools.partial(sink.write, task.shard),
+                        advance,
                     )
                     pending.append(fut)
                     while len(pending) > 1 or (pending and pending[0].done()):

@@ -108,7 +108,10 @@ class BatchGenerator:
         try:
             embeds, _ = self._encode([prompts[i] for i in ids], cfg=False)
         except TypeError:
-            log.info("%s.encode_prompt has another signature; passing prompts as text", type(self.pipe).__name__)
+            log.info(
+                "%s.encode_prompt has another signature; passing prompts as text",
+                type(self.pipe).__name__,
+            )
             self.use_embeds = False
             return
         for row, pid in enumerate(ids):
@@ -116,7 +119,9 @@ class BatchGenerator:
         self.unconditional()
 
     # Generation.
-    def initial_latents(self, generators: list[torch.Generator], dtype: torch.dtype) -> torch.Tensor:
+    def initial_latents(
+        self, generators: list[torch.Generator], dtype: torch.dtype
+    ) -> torch.Tensor:
         """Draw the initial latents exactly as the pipeline's prepare_latents would."""
         from diffusers.utils.torch_utils import randn_tensor
 

@@ -73,7 +73,9 @@ def read_plan(folder: Path) -> SweepPlan | None:
     try:
         return SweepPlan.from_dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as err:
-        raise SeedscopeError(f"{str(path)!r} is damaged; move it away to start a new sweep.") from err
+        raise SeedscopeError(
+            f"{str(path)!r} is damaged; move it away to start a new sweep."
+        ) from err
 
 
 def read_prompt_table(folder: Path) -> pa.Table | None:

@@ -71,7 +71,9 @@ def load_prompts(path: str | Path) -> pa.Table:
     has_ids = [r.get("id") not in (None, "") for r in records]
     if any(has_ids) and not all(has_ids):
         raise SeedscopeError(f"some prompts in {str(path)!r} have an id and some do not.")
-    ids = [_prompt_id(r["id"], path) for r in records] if all(has_ids) else list(range(len(records)))
+    ids = (
+        [_prompt_id(r["id"], path) for r in records] if all(has_ids) else list(range(len(records)))
+    )
     seen: set[int] = set()
     for pid in ids:
         if pid in seen:

@@ -115,7 +115,9 @@ def _check_options(opts: SweepOptions) -> None:
     if opts.generator_device not in ("cpu", "cuda", "mps") and not opts.generator_device.startswith(
         "cuda:"
     ):
-        raise SeedscopeError(f"unknown generator device {opts.generator_device!r}; use cpu or cuda.")
+        raise SeedscopeError(
+            f"unknown generator device {opts.generator_device!r}; use cpu or cuda."
+        )
 
 
 def _device(opts: SweepOptions) -> str:

@@ -32,7 +32,7 @@ IMAGE_SCHEMA = pa.schema(
         ("png", pa.binary()),
     ]
 )
-"""Columns of an image shard (the on-disk contract needs prompt_id, prompt, seed, png, noise_sha256)."""
+"""Columns of an image shard (the contract needs prompt_id, prompt, seed, png, noise_sha256)."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,9 @@ class ShardSink:
     def write(self, shard: Shard, table: pa.Table) -> Path:
         """Check that `table` holds exactly the shard's pairs, then write it (temp + rename)."""
         pairs = list(
-            zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True)
+            zip(
+                table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True
+            )
         )
         if sorted(pairs) != sorted(shard.pairs):
             raise RuntimeError(f"shard {shard.name} came back with other pairs than planned")
