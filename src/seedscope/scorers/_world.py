@@ -18,15 +18,11 @@ def detector() -> Any:
             "the world detector is not available (seedscope.world.detect is missing)."
         ) from err
     try:
-        load = getattr(WorldDetector, "load", None)
-        return load() if callable(load) else WorldDetector()
-    except (OSError, FileNotFoundError) as err:
+        return WorldDetector()
+    except OSError as err:
         raise SeedscopeError(f"the world detector is not available ({err}).") from err
 
 
 def predict(images: list[Any]) -> list[dict[str, Any]]:
     """Per-image predictions of the world detector as dicts."""
-    det = detector()
-    fn = getattr(det, "predict", None) or det
-    preds = fn(images)
-    return [p if isinstance(p, dict) else dict(vars(p)) for p in preds]
+    return [dict(vars(d)) for d in detector().detect(images)]
