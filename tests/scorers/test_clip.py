@@ -1,4 +1,4 @@
-"""CLIP score with a tiny random CLIPModel saved to a local folder (no weights can be downloaded)."""
+"""CLIP score with a tiny random CLIPModel in a local folder (no weights can be downloaded)."""
 
 from __future__ import annotations
 

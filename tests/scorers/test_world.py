@@ -1,4 +1,4 @@
-"""The world adherence scorer and world feature extractor as thin wrappers over the world detector."""
+"""World adherence scorer and world features: thin wrappers over the world detector."""
 
 from __future__ import annotations
 
