@@ -230,3 +230,17 @@ def test_help_says_how_to_extend(
 ) -> None:
     code, out, _ = run_cli(["sweep", "--help"], monkeypatch, capsys)
     assert code == 0 and "extends" in out and "adding seeds" in out
+
+
+def test_progress_bar_and_quiet(
+    tiny_sd_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    prompts = write_prompts(tmp_path / "p.txt", ["a cat"])
+    args = [a for a in base_args(tiny_sd_dir, prompts, tmp_path / "o") if a != "--quiet"]
+    code, out, err = run_cli(args, monkeypatch, capsys)
+    assert code == 0 and "img/s" in err and out == ""
+    code, out, err = run_cli([*args[:6], "0-3", *args[7:], "--quiet"], monkeypatch, capsys)
+    assert code == 0 and err == "" and out == ""

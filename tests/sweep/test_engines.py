@@ -75,3 +75,23 @@ def test_engine_contract(
     sweep = open_sweep(out)
     for (pid, seed), image in zip(expected.pairs, expected.images, strict=True):
         assert np.abs(np.asarray(sweep.image(pid, seed)).astype(int) - image.astype(int)).max() <= 2
+
+
+@pytest.mark.slow
+def test_ray_sweep_equals_local_sweep(
+    ray_session: object, tiny_sd_dir: Path, tmp_path: Path
+) -> None:
+    from conftest import make_sweep_dir
+
+    common = {"prompts": PROMPTS[:2], "seeds": "0-3", "steps": 1, "guidance": 0.0, "shard_seeds": 2}
+    local = make_sweep_dir(tmp_path / "local", tiny_sd_dir, **common)
+    remote = make_sweep_dir(tmp_path / "ray", tiny_sd_dir, engine="ray", ray_workers=2, **common)
+    names = sorted(p.name for p in (local / "images").glob("*.parquet"))
+    assert names == sorted(p.name for p in (remote / "images").glob("*.parquet"))
+    a = open_sweep(local).to_pandas().sort_values(["prompt_id", "seed"]).reset_index(drop=True)
+    b = open_sweep(remote).to_pandas().sort_values(["prompt_id", "seed"]).reset_index(drop=True)
+    assert a.equals(b)
+    for pid, seed in zip(a.prompt_id, a.seed, strict=True):
+        ia = np.asarray(open_sweep(local).image(pid, seed)).astype(int)
+        ib = np.asarray(open_sweep(remote).image(pid, seed)).astype(int)
+        assert np.abs(ia - ib).max() <= 2

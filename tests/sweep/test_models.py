@@ -51,7 +51,7 @@ def test_local_folder_hash(tiny_sd_dir: Path, tmp_path: Path) -> None:
 
 
 def test_not_a_pipeline_folder(tmp_path: Path) -> None:
-    with pytest.raises(SeedscopeError, match="model_index.json"):
+    with pytest.raises(SeedscopeError, match=r"model_index\.json"):
         resolve_model(str(tmp_path))
 
 

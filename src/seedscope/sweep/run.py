@@ -97,7 +97,9 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SeedscopeError(f"the output path {str(out)!r} is a file; give a directory.")
     if out.is_dir() and not (out / PLAN_FILE).exists():
-        visible = [p for p in out.iterdir() if p.name != ".lock"]
+        # A run killed before sweep.json was written may leave these behind.
+        leftovers = {".lock", PROMPTS_FILE, IMAGES_DIR}
+        visible = [p for p in out.iterdir() if p.name not in leftovers]
         if visible:
             raise SeedscopeError(
                 f"the output directory {str(out)!r} is not empty and holds no sweep; "
