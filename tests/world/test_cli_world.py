@@ -1,0 +1,63 @@
+"""`seedscope world prompts|render` at the command line, and their bad input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from seedscope.cli import main
+
+
+def run(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["seedscope", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_prompts_then_render(tmp_path, monkeypatch, capsys):
+    csv = tmp_path / "p.csv"
+    code, _ = run(["world", "prompts", "--n", "12", "--seed", "5", "--sets", "a,b", "--out", str(csv)], monkeypatch, capsys)
+    assert code == 0
+    df = pd.read_csv(csv)
+    assert list(df.columns) == ["id", "prompt", "set"] and len(df) == 12
+    out = tmp_path / "real"
+    code, _ = run(["world", "render", "--prompts", str(csv), "--out", str(out), "--per-prompt", "2"], monkeypatch, capsys)
+    assert code == 0
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 24
+    assert Image.open(pngs[0]).size == (64, 64)
+
+
+def test_prompts_txt_and_jsonl(tmp_path, monkeypatch, capsys):
+    txt, jsonl = tmp_path / "p.txt", tmp_path / "p.jsonl"
+    assert run(["world", "prompts", "--n", "5", "--out", str(txt)], monkeypatch, capsys)[0] == 0
+    assert len(txt.read_text().splitlines()) == 5
+    assert run(["world", "prompts", "--n", "5", "--out", str(jsonl)], monkeypatch, capsys)[0] == 0
+    assert pd.read_json(jsonl, lines=True)["prompt"].tolist() == txt.read_text().splitlines()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["world", "prompts", "--n", "0", "--out", "{tmp}/p.txt"], "positive"),
+        (["world", "prompts", "--n", "3", "--out", "{tmp}/p.xlsx"], ".txt, .csv or .jsonl"),
+        (["world", "prompts", "--n", "3", "--sets", "a,b", "--out", "{tmp}/p.txt"], "set"),
+        (["world", "render", "--prompts", "{tmp}/alien.txt", "--out", "{tmp}/r"], "no world category"),
+        (["world", "train", "--part", "everything"], "--part"),
+    ],
+)
+def test_bad_input_is_one_sentence(tmp_path, monkeypatch, capsys, args, message):
+    (tmp_path / "alien.txt").write_text("an astronaut riding a horse\n")
+    code, err = run([a.replace("{tmp}", str(tmp_path)) for a in args], monkeypatch, capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
