@@ -119,3 +119,11 @@ def test_dir_lock_dies_with_holder(tmp_path: Path) -> None:
         proc.kill()
         proc.wait()
     DirLock(tmp_path).acquire().release()
+
+
+def test_sweep_without_shards_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "sweep.json").write_text("{}")
+    sweep = open_sweep(tmp_path)
+    assert sweep.images().num_rows == 0
+    assert sweep.images(["prompt_id", "seed"]).column_names == ["prompt_id", "seed"]
+    assert list(sweep.iter_batches()) == []

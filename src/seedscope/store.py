@@ -199,9 +199,9 @@ class Sweep:
 
     def images(self, columns: Sequence[str] | None = None) -> pa.Table:
         """All image rows as one pyarrow Table (optionally only `columns`)."""
-        shards = self.shards
-        if not shards:
-            return pa.table(
+        cols = list(columns) if columns is not None else None
+        if not self.shards:
+            empty = pa.table(
                 {
                     "prompt_id": pa.array([], pa.int64()),
                     "prompt": pa.array([], pa.string()),
@@ -209,8 +209,8 @@ class Sweep:
                     "png": pa.array([], pa.binary()),
                     "noise_sha256": pa.array([], pa.string()),
                 }
-            ).select(list(columns) if columns else slice(None))
-        cols = list(columns) if columns is not None else None
+            )
+            return empty.select(cols) if cols else empty
         return self._dataset().to_table(columns=cols)
 
     def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -34,10 +34,13 @@ def sweep(
     ],
     seeds: Annotated[str, typer.Option(help="Seed spec: 0-1023, 0,5,7-9 or @file.")],
     out: Annotated[str, typer.Option(help="Output sweep directory.")],
-    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 50,
+    steps: Annotated[
+        int | None, typer.Option(help="Denoising steps (default: the model's, else 50).")
+    ] = None,
     guidance: Annotated[
-        float, typer.Option(help="Classifier-free guidance scale (0 or 1: none).")
-    ] = 7.5,
+        float | None,
+        typer.Option(help="Guidance scale, 0 or 1 for none (default: the model's, else 7.5)."),
+    ] = None,
     height: Annotated[int | None, typer.Option(help="Image height (default: the model's).")] = None,
     width: Annotated[int | None, typer.Option(help="Image width (default: the model's).")] = None,
     scheduler: Annotated[

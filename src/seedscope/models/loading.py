@@ -51,7 +51,12 @@ def _looks_like_hub_id(name: str) -> bool:
 def resolve_model(name: str) -> ModelRef:
     """Find MODEL: a local pipeline folder, a hub id in the local HF cache, or `world`."""
     if name == WORLD:
-        return ModelRef(name=WORLD, kind="world", path=None, content_hash=None)
+        folder = _world_folder()
+        if folder is None:
+            return ModelRef(name=WORLD, kind="world", path=None, content_hash=None)
+        return ModelRef(
+            name=WORLD, kind="world", path=str(folder), content_hash=folder_hash(folder)
+        )
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "model_index.json").is_file():
@@ -69,13 +74,13 @@ def resolve_model(name: str) -> ModelRef:
     from huggingface_hub import snapshot_download
 
     try:
-        folder = snapshot_download(name, local_files_only=True)
+        snapshot = snapshot_download(name, local_files_only=True)
     except Exception as err:  # LocalEntryNotFoundError, offline errors, bad ids
         raise SeedscopeError(
             f"model {name!r} is not in the local Hugging Face cache; get it with "
             f"`huggingface-cli download {name}` (nothing is downloaded at run time)."
         ) from err
-    folder_path = Path(str(folder))
+    folder_path = Path(str(snapshot))
     if not (folder_path / "model_index.json").is_file():
         raise SeedscopeError(
             f"the cached model {name!r} is not a diffusers pipeline (no model_index.json)."
@@ -90,7 +95,25 @@ def pipeline_class_name(ref: ModelRef) -> str:
     return str(json.loads((Path(ref.path) / "model_index.json").read_text())["_class_name"])
 
 
-def _load_world() -> Any:
+def _world_folder() -> Path | None:
+    """The bundled world model's weights folder, when the world part provides one."""
+    try:
+        folder = Path(importlib.import_module("seedscope.world").weights_path())
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return folder if (folder / "model_index.json").is_file() else None
+
+
+def world_defaults() -> tuple[int, float] | None:
+    """(steps, guidance) the bundled world model was trained for, if it says."""
+    try:
+        world = importlib.import_module("seedscope.world")
+        return int(world.DEFAULT_STEPS), float(world.DEFAULT_GUIDANCE)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _load_world(dtype: Any) -> Any:
     try:
         world = importlib.import_module("seedscope.world")
         loader = world.load_pipeline
@@ -99,7 +122,10 @@ def _load_world() -> Any:
             "the bundled 'world' model is not available in this version yet; "
             "give a diffusers pipeline folder or a cached Hugging Face id instead."
         ) from err
-    return loader()
+    try:
+        return loader(dtype=dtype)
+    except TypeError:
+        return loader()
 
 
 def quiet_libraries() -> None:
@@ -117,7 +143,7 @@ def load_pipeline(ref: ModelRef, dtype: Any = None, device: str = "cpu") -> Any:
     """Load the pipeline for `ref` offline (local_files_only), in `dtype`, on `device`."""
     quiet_libraries()
     if ref.kind == "world":
-        pipe = _load_world()
+        pipe = _load_world(dtype)
     else:
         from diffusers import DiffusionPipeline
 

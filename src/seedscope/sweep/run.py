@@ -22,7 +22,7 @@ from seedscope.models import (
     resolve_model,
     set_scheduler,
 )
-from seedscope.models.loading import pipeline_class_name
+from seedscope.models.loading import pipeline_class_name, world_defaults
 from seedscope.models.settings import default_size
 from seedscope.seeds import parse_seeds
 from seedscope.store import (
@@ -53,8 +53,8 @@ class SweepOptions:
     prompts: str
     seeds: str
     out: str
-    steps: int = 50
-    guidance: float = 7.5
+    steps: int | None = None  # None: the model's own default (world) or 50
+    guidance: float | None = None  # None: the model's own default (world) or 7.5
     height: int | None = None
     width: int | None = None
     scheduler: str | None = None
@@ -107,7 +107,18 @@ def _check_out(out: Path) -> None:
             )
 
 
+def _with_defaults(opts: SweepOptions) -> SweepOptions:
+    """Fill steps and guidance: the bundled model's own defaults, else diffusers' (50, 7.5)."""
+    steps, guidance = (world_defaults() if opts.model == "world" else None) or (50, 7.5)
+    return dataclasses.replace(
+        opts,
+        steps=steps if opts.steps is None else opts.steps,
+        guidance=guidance if opts.guidance is None else opts.guidance,
+    )
+
+
 def _check_options(opts: SweepOptions) -> None:
+    assert opts.steps is not None
     if opts.steps < 1:
         raise SeedscopeError(f"--steps must be at least 1, not {opts.steps}.")
     if opts.batch_size < 1:
@@ -147,8 +158,8 @@ def build_plan(
         pipeline_class=type(pipe).__name__ if ref.kind == "world" else pipeline_class_name(ref),
         scheduler=type(pipe.scheduler).__name__,
         scheduler_config=json.loads(json.dumps(config, default=str)),
-        steps=opts.steps,
-        guidance=float(opts.guidance),
+        steps=int(opts.steps or 0),
+        guidance=float(opts.guidance or 0.0),
         height=int(opts.height or 0),
         width=int(opts.width or 0),
         dtype=str(parse_dtype(opts.dtype)).removeprefix("torch."),
@@ -179,6 +190,7 @@ def run_sweep(opts: SweepOptions, progress: bool = False) -> SweepResult:
     Validation happens before DIR is touched; the directory lock keeps a second sweep out; a
     different plan is refused unless it only adds prompts or seeds (then the grid is extended).
     """
+    opts = _with_defaults(opts)
     _check_options(opts)
     out = Path(opts.out)
     _check_out(out)
