@@ -122,6 +122,19 @@ def test_corrupt_shard_is_regenerated(tiny_sd_dir: Path, tmp_path: Path) -> None
         assert np.array_equal(image, before[pair])
 
 
+def test_flipped_bytes_are_found_by_verify(tiny_sd_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    sweep(tiny_sd_dir, out)
+    shard = sorted((out / "images").glob("*.parquet"))[0]
+    data = bytearray(shard.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    shard.write_bytes(bytes(data))
+    result = sweep(tiny_sd_dir, out, verify=True)
+    assert result.shards_regenerated == 1 and result.images_generated == 4
+    assert pairs(out) == [(p, s) for p in range(2) for s in range(4)]
+
+
 def test_second_sweep_into_same_dir_is_refused(tiny_sd_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "s"
     sweep(tiny_sd_dir, out)

@@ -73,6 +73,10 @@ def sweep(
     cpus_per_worker: Annotated[float, typer.Option(help="CPUs per Ray worker.")] = 1.0,
     shard_prompts: Annotated[int, typer.Option(help="Prompt-id block per shard.")] = 16,
     shard_seeds: Annotated[int, typer.Option(help="Seed block per shard.")] = 64,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Read existing shards fully (page CRCs) before resuming."),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
@@ -106,6 +110,7 @@ def sweep(
         ray_workers=ray_workers,
         gpus_per_worker=gpus_per_worker,
         cpus_per_worker=cpus_per_worker,
+        verify=verify,
     )
     result = run_sweep(options, progress=not quiet and not json_output)
     if json_output:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -135,7 +136,7 @@ class RayEngine:
             return
         ray = self._init()
         device = "cuda" if self.gpus_per_worker > 0 else spec.device
-        worker_spec = GenerationSpec(**{**spec.__dict__, "device": device})
+        worker_spec = dataclasses.replace(spec, device=device)
         actor_cls = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker)(
             ShardWorker
         )

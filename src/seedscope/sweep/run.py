@@ -70,6 +70,7 @@ class SweepOptions:
     ray_workers: int | None = None
     gpus_per_worker: float = 0.0
     cpus_per_worker: float = 1.0
+    verify: bool = False  # read every page of existing shards (CRC) before resuming
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def _run_locked(
     removed = remove_temp_files(out / IMAGES_DIR)
     if removed:
         log.info("removed %d temporary files left by an interrupted run", removed)
-    done, _, corrupt = scan_done(out)
+    done, _, corrupt = scan_done(out, full=opts.verify)
     ids = prompts.column("prompt_id").to_pylist()
     shards = plan_shards(ids, seeds, done, opts.shard_prompts, opts.shard_seeds)
     total = len(ids) * len(seeds)

@@ -70,9 +70,11 @@ def plan_shards(
     return [Shard(pb, sb, tuple(pairs)) for (pb, sb), pairs in sorted(groups.items())]
 
 
-def _check_shard(path: Path) -> list[tuple[int, int]]:
-    """Read a shard's footer and key columns; raise ValueError if it is damaged."""
-    handle = pq.ParquetFile(path)
+def _check_shard(path: Path, full: bool = False) -> list[tuple[int, int]]:
+    """Check a shard's footer, row count and pair digest (with `full`, every page's CRC)."""
+    handle = pq.ParquetFile(path, page_checksum_verification=full)
+    if full:
+        handle.read()
     meta = handle.schema_arrow.metadata or {}
     rows = int(meta.get(META_ROWS.encode(), b"-1"))
     if rows != handle.metadata.num_rows:
@@ -87,14 +89,18 @@ def _check_shard(path: Path) -> list[tuple[int, int]]:
     return pairs
 
 
-def scan_done(folder: Path) -> tuple[set[tuple[int, int]], int, list[Path]]:
-    """The pairs held by sound shards, their count, and damaged shards (renamed to *.corrupt)."""
+def scan_done(folder: Path, full: bool = False) -> tuple[set[tuple[int, int]], int, list[Path]]:
+    """The pairs held by sound shards, their count, and damaged shards (renamed to *.corrupt).
+
+    The quick check (footer, row count, pair digest) catches truncated and half-written files;
+    `full` also reads every page and verifies its CRC, which catches flipped bytes.
+    """
     done: set[tuple[int, int]] = set()
     corrupt: list[Path] = []
     count = 0
     for path in shard_paths(folder):
         try:
-            pairs = _check_shard(path)
+            pairs = _check_shard(path, full)
         except Exception as err:  # any read error means a damaged file
             log.warning("shard %s is damaged (%s); it will be regenerated", path.name, err)
             target = path.with_name(path.name + ".corrupt")
