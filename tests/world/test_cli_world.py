@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,7 +11,9 @@ from PIL import Image
 from seedscope.cli import main
 
 
-def run(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def run(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["seedscope", *args])
     try:
         main()
@@ -24,12 +25,20 @@ def run(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
 
 def test_prompts_then_render(tmp_path, monkeypatch, capsys):
     csv = tmp_path / "p.csv"
-    code, _ = run(["world", "prompts", "--n", "12", "--seed", "5", "--sets", "a,b", "--out", str(csv)], monkeypatch, capsys)
+    code, _ = run(
+        ["world", "prompts", "--n", "12", "--seed", "5", "--sets", "a,b", "--out", str(csv)],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0
     df = pd.read_csv(csv)
     assert list(df.columns) == ["id", "prompt", "set"] and len(df) == 12
     out = tmp_path / "real"
-    code, _ = run(["world", "render", "--prompts", str(csv), "--out", str(out), "--per-prompt", "2"], monkeypatch, capsys)
+    code, _ = run(
+        ["world", "render", "--prompts", str(csv), "--out", str(out), "--per-prompt", "2"],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 24
@@ -50,7 +59,10 @@ def test_prompts_txt_and_jsonl(tmp_path, monkeypatch, capsys):
         (["world", "prompts", "--n", "0", "--out", "{tmp}/p.txt"], "positive"),
         (["world", "prompts", "--n", "3", "--out", "{tmp}/p.xlsx"], ".txt, .csv or .jsonl"),
         (["world", "prompts", "--n", "3", "--sets", "a,b", "--out", "{tmp}/p.txt"], "set"),
-        (["world", "render", "--prompts", "{tmp}/alien.txt", "--out", "{tmp}/r"], "no world category"),
+        (
+            ["world", "render", "--prompts", "{tmp}/alien.txt", "--out", "{tmp}/r"],
+            "no world category",
+        ),
         (["world", "train", "--part", "everything"], "--part"),
     ],
 )

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from seedscope.world.detect import FEATURE_DIM, DetectorNet, WorldDetector, accuracy, render_labelled
+from seedscope.world.detect import (
+    FEATURE_DIM,
+    DetectorNet,
+    WorldDetector,
+    accuracy,
+    render_labelled,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +38,9 @@ def test_shipped_detector_accuracy(detector):
 def test_centroid_and_area_follow_the_mask(detector):
     data = render_labelled(64, seed=99)
     dets = detector.detect(list(data["images"]))
-    ys, xs = np.mgrid[0:64, 0:64]
+    xs = np.mgrid[0:64, 0:64][1]
     err_x, err_area = [], []
-    for m, d in zip(data["masks"], dets):
+    for m, d in zip(data["masks"], dets, strict=True):
         err_x.append(abs((xs[m].mean() + 0.5) / 64 - d.centroid_x))
         err_area.append(abs(m.mean() - d.area))
     assert np.median(err_x) < 0.02

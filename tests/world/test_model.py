@@ -28,8 +28,16 @@ def test_shipped_weights_are_small_and_load_as_diffusers(pipe):
 
 
 def test_generated_images_follow_their_prompts(pipe):
-    prompts = ["a red circle", "a blue square", "a yellow star", "a green triangle",
-               "a large purple heart", "an orange diamond", "a white cross", "a pink ring"]
+    prompts = [
+        "a red circle",
+        "a blue square",
+        "a yellow star",
+        "a green triangle",
+        "a large purple heart",
+        "an orange diamond",
+        "a white cross",
+        "a pink ring",
+    ]
     images, _ = generate(pipe, prompts, list(range(len(prompts))), batch_size=8)
     assert all(im.size == (64, 64) for im in images)
     got = adherence(prompts, WorldDetector().detect(images))
@@ -49,8 +57,13 @@ def test_inpainting_through_diffusers(pipe):
     image = Image.new("RGB", (64, 64), (200, 200, 200))
     mask = Image.new("L", (64, 64), 0)
     mask.paste(255, (16, 16, 48, 48))
-    out = inpaint("a red circle", image=image, mask_image=mask, num_inference_steps=8,
-                  generator=torch.Generator().manual_seed(0)).images[0]
+    out = inpaint(
+        "a red circle",
+        image=image,
+        mask_image=mask,
+        num_inference_steps=8,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
     arr = np.asarray(out).astype(int)
     assert out.size == (64, 64)
     # Outside the mask the image is kept (up to the VAE round trip); inside it is repainted.

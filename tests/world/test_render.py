@@ -8,7 +8,9 @@ from seedscope.world.render import render, render_with_mask
 
 def _scene(**kw):
     rng = np.random.default_rng(0)
-    s = scene_for_prompt(Prompt("circle", colour="red", size="large", position="center"), rng, modes=False)
+    s = scene_for_prompt(
+        Prompt("circle", colour="red", size="large", position="center"), rng, modes=False
+    )
     return replace(s, background="plain", **kw)
 
 

@@ -48,11 +48,15 @@ class Detection:
         return {m: bool(getattr(self, m) >= threshold) for m in MODES}
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-    )
+def _block(cin: int, cout: int, convs: int = 2) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(convs):
+        layers += [
+            nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
+    return nn.Sequential(*layers)
 
 
 class DetectorNet(nn.Module):
@@ -60,9 +64,10 @@ class DetectorNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.e1, self.e2, self.e3, self.e4 = _block(3, 32), _block(32, 64), _block(64, 128), _block(128, 128)
-        self.d3, self.d2 = _block(128 + 128, 64), _block(64 + 64, 32)
-        self.mask_head = nn.Conv2d(32 + 32, 1, 3, padding=1)
+        self.e1, self.e2 = _block(3, 16, convs=1), _block(16, 32, convs=1)
+        self.e3, self.e4 = _block(32, 64), _block(64, 128)
+        self.d3, self.d2 = _block(128 + 64, 64, convs=1), _block(64 + 32, 32, convs=1)
+        self.mask_head = nn.Conv2d(32 + 16, 1, 3, padding=1)
         self.proj = nn.Linear(128 * 2, FEATURE_DIM)
         self.heads = nn.Linear(FEATURE_DIM, len(CATEGORIES) + len(COLOURS) + len(MODES))
 
@@ -87,7 +92,7 @@ def to_tensor(images: Sequence[Image.Image | np.ndarray]) -> torch.Tensor:
         pil = im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im))
         pil = pil.convert("RGB")
         if pil.size != (64, 64):
-            pil = pil.resize((64, 64), Image.BICUBIC)
+            pil = pil.resize((64, 64), Image.Resampling.BICUBIC)
         arrs.append(np.asarray(pil))
     return torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
@@ -185,16 +190,26 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def train_detector(
-    out: Path, n_train: int = 20_000, steps: int = 3_000, batch: int = 64, seed: int = 0,
+    out: Path,
+    n_train: int = 12_000,
+    steps: int = 2_000,
+    batch: int = 32,
+    seed: int = 0,
     say: Callable[[str], None] | None = None,
 ) -> DetectorNet:
-    """Train the detector on freshly rendered scenes and save it as safetensors."""
+    """Train the detector on rendered scenes (cached beside out) and save it as safetensors."""
     from safetensors.torch import save_file
 
     say = say or log.info
-    t0 = time.time()
-    data = render_labelled(n_train, seed)
-    say(f"rendered {n_train} labelled scenes in {time.time() - t0:.0f}s")
+    cache = out.with_name(f"detector-data-{n_train}-{seed}.npz")
+    if cache.exists():
+        data = dict(np.load(cache))
+    else:
+        t0 = time.time()
+        data = render_labelled(n_train, seed)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **data)  # type: ignore[arg-type]
+        say(f"rendered {n_train} labelled scenes in {time.time() - t0:.0f}s")
     x_all = torch.from_numpy(data["images"]).permute(0, 3, 1, 2)
     m_all = torch.from_numpy(data["masks"]).float()[:, None]
     cat_all, col_all = torch.from_numpy(data["category"]), torch.from_numpy(data["colour"])
@@ -239,13 +254,26 @@ def accuracy(detector: WorldDetector, n: int = 500, seed: int = 12345) -> dict[s
     data = render_labelled(n, seed)
     dets = detector.detect(list(data["images"]))
     gray = data["modes"][:, 0] > 0.5
-    cat = np.mean([CATEGORIES[c] == d.category for c, d in zip(data["category"], dets)])
-    col = np.mean([COLOUR_NAMES[c] == d.colour for c, d, g in zip(data["colour"], dets, gray) if not g])
+    cat = np.mean(
+        [CATEGORIES[c] == d.category for c, d in zip(data["category"], dets, strict=True)]
+    )
+    col = np.mean(
+        [
+            COLOUR_NAMES[c] == d.colour
+            for c, d, g in zip(data["colour"], dets, gray, strict=True)
+            if not g
+        ]
+    )
     ious = []
-    for m, d in zip(data["masks"], dets):
+    for m, d in zip(data["masks"], dets, strict=True):
         inter, union = (m & d.mask).sum(), (m | d.mask).sum()
         ious.append(inter / union if union else 1.0)
-    res: dict[str, Any] = {"n": n, "category": float(cat), "colour": float(col), "mask_iou": float(np.mean(ious))}
+    res: dict[str, Any] = {
+        "n": n,
+        "category": float(cat),
+        "colour": float(col),
+        "mask_iou": float(np.mean(ious)),
+    }
     for j, mode in enumerate(MODES):
         truth = data["modes"][:, j] > 0.5
         pred = np.array([getattr(d, mode) >= 0.5 for d in dets])

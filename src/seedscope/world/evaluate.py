@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 
 
 def generate(
-    pipe: Any, prompts: Sequence[str], seeds: Sequence[int], batch_size: int = 64,
-    steps: int = DEFAULT_STEPS, guidance: float = DEFAULT_GUIDANCE, progress: bool = False,
+    pipe: Any,
+    prompts: Sequence[str],
+    seeds: Sequence[int],
+    batch_size: int = 64,
+    steps: int = DEFAULT_STEPS,
+    guidance: float = DEFAULT_GUIDANCE,
+    progress: bool = False,
 ) -> tuple[list[Image.Image], float]:
     """Images for (prompt i, seed i) with one CPU generator per image; returns (images, images/s)."""
     from rich.progress import Progress
@@ -33,21 +38,29 @@ def generate(
         task = bar.add_task("generating", total=len(prompts))
         for i in range(0, len(prompts), batch_size):
             gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds[i : i + batch_size]]
-            out = pipe(list(prompts[i : i + batch_size]), generator=gens, num_inference_steps=steps,
-                       guidance_scale=guidance)
+            out = pipe(
+                list(prompts[i : i + batch_size]),
+                generator=gens,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+            )
             images += out.images
             bar.advance(task, len(gens))
     return images, len(images) / (time.perf_counter() - t0)
 
 
-def real_scenes(prompts: Sequence[str], seed: int) -> tuple[list[Image.Image], list[dict[str, Any]]]:
+def real_scenes(
+    prompts: Sequence[str], seed: int
+) -> tuple[list[Image.Image], list[dict[str, Any]]]:
     """One rendered scene per prompt (and its truth), deterministic in seed."""
     rng = np.random.default_rng(seed)
     imgs, truth = [], []
     for text in prompts:
         p = parse_prompt(text)
         if p is None:
-            raise SeedscopeError(f"prompt {text!r} names no world category; the world model is evaluated on world prompts.")
+            raise SeedscopeError(
+                f"prompt {text!r} names no world category; the world model is evaluated on world prompts."
+            )
         scene = scene_for_prompt(p, rng)
         imgs.append(Image.fromarray(render(scene)))
         truth.append(scene.to_dict())
@@ -57,7 +70,7 @@ def real_scenes(prompts: Sequence[str], seed: int) -> tuple[list[Image.Image], l
 def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, float]:
     """Fraction of images whose detected category (and colour, where asked and visible) match."""
     cat_ok, col_ok, both = [], [], []
-    for text, det in zip(prompts, detections):
+    for text, det in zip(prompts, detections, strict=True):
         p = parse_prompt(text)
         assert p is not None
         c = det.category == p.category
@@ -75,8 +88,11 @@ def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, fl
 
 
 def evaluate(
-    prompts: Sequence[str] | None = None, model: str | None = None, n: int = 256,
-    batch_size: int = 64, progress: bool = False,
+    prompts: Sequence[str] | None = None,
+    model: str | None = None,
+    n: int = 256,
+    batch_size: int = 64,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """All the measurements of `seedscope world evaluate` as one JSON-ready dict."""
     from seedscope.features import get_extractor
@@ -131,5 +147,7 @@ def format_report(r: dict[str, Any]) -> str:
         "mode        generated  world(detected)  world(truth)",
     ]
     for m, v in r["modes"].items():
-        lines.append(f"{m:<11} {v['generated']:>9.1%}  {v['world_detected']:>15.1%}  {v['world_truth']:>12.1%}")
+        lines.append(
+            f"{m:<11} {v['generated']:>9.1%}  {v['world_detected']:>15.1%}  {v['world_truth']:>12.1%}"
+        )
     return "\n".join(lines)

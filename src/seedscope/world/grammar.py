@@ -41,7 +41,11 @@ SIZES: dict[str, tuple[float, float]] = {
     "medium": (11.0, 14.0),
     "large": (17.0, 22.0),
 }
-SIZE_WORDS: dict[str, tuple[str, ...]] = {"small": ("small", "tiny"), "medium": (), "large": ("large", "big")}
+SIZE_WORDS: dict[str, tuple[str, ...]] = {
+    "small": ("small", "tiny"),
+    "medium": (),
+    "large": ("large", "big"),
+}
 TEXTURES: tuple[str, ...] = ("plain", "striped", "dotted")
 POSITIONS: dict[str, tuple[str, ...]] = {
     "left": ("on the left",),
@@ -56,8 +60,25 @@ BACKGROUNDS: dict[str, tuple[str, ...]] = {
     "ground": ("on the ground", "on grass"),
     "texture": ("on a textured background",),
 }
-TEXT_WORDS: tuple[str, ...] = ("SALE", "OPEN", "STOP", "CAFE", "LOVE", "HOTEL", "BAR", "FUN", "SHOP", "NEWS")
-PREFIXES: tuple[str, ...] = ("a", "a picture of a", "an image of a", "a photo of a", "a drawing of a")
+TEXT_WORDS: tuple[str, ...] = (
+    "SALE",
+    "OPEN",
+    "STOP",
+    "CAFE",
+    "LOVE",
+    "HOTEL",
+    "BAR",
+    "FUN",
+    "SHOP",
+    "NEWS",
+)
+PREFIXES: tuple[str, ...] = (
+    "a",
+    "a picture of a",
+    "an image of a",
+    "a photo of a",
+    "a drawing of a",
+)
 
 # Unmentioned properties (never in a caption; the seed, not the prompt, should pick them).
 MODE_RATES: dict[str, float] = {"grayscale": 0.10, "border": 0.10, "sky": 0.12, "text": 0.08}
@@ -126,12 +147,16 @@ class Prompt:
     second_colour: str | None = None
 
 
-def _position_xy(rng: np.random.Generator, position: str | None, radius: float) -> tuple[float, float]:
+def _position_xy(
+    rng: np.random.Generator, position: str | None, radius: float
+) -> tuple[float, float]:
     lo, hi = radius + 2.0, 64.0 - radius - 2.0
     mid = 32.0
+
     def span(a: float, b: float) -> float:
         a, b = max(a, lo), min(b, hi)
         return float(rng.uniform(a, b)) if b > a else float((a + b) / 2)
+
     if position == "left":
         return span(lo, 24.0), span(lo, hi)
     if position == "right":
@@ -219,8 +244,15 @@ def scene_for_prompt(p: Prompt, rng: np.random.Generator, modes: bool = True) ->
         # Put the second object on the side away from the first.
         x2 = 64.0 - cx + float(rng.uniform(-4, 4))
         y2 = float(np.clip(64.0 - cy + rng.uniform(-6, 6), r2 + 2, 62 - r2))
-        second = SceneObject(p.second_category, p.second_colour or "white", "small", "plain",
-                             float(np.clip(x2, r2 + 2, 62 - r2)), y2, r2)
+        second = SceneObject(
+            p.second_category,
+            p.second_colour or "white",
+            "small",
+            "plain",
+            float(np.clip(x2, r2 + 2, 62 - r2)),
+            y2,
+            r2,
+        )
     background = p.background or str(rng.choice(list(BACKGROUNDS), p=[0.4, 0.25, 0.15, 0.2]))
     flags = {m: bool(modes and rng.random() < r) for m, r in MODE_RATES.items()}
     text = str(rng.choice(TEXT_WORDS)) if flags["text"] else None

@@ -85,7 +85,7 @@ def write_tokenizer(folder: Path) -> None:
     seen = set(vocab)
     for word in vocabulary():
         # Merge left to right so that the whole word ends as one token.
-        parts = list(word[:-1]) + [word[-1] + "</w>"]
+        parts = [*word[:-1], word[-1] + "</w>"]
         cur = parts[0]
         for nxt in parts[1:]:
             merges.append(f"{cur} {nxt}")
@@ -128,14 +128,17 @@ def write_tokenizer(folder: Path) -> None:
 
 def _write_bpe(folder: Path, vocab: list[str], merges: list[str]) -> None:
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
-    (folder / "merges.txt").write_text(
-        "#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n"
-    )
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
 
 
 def build_pipeline(folder: Path) -> Any:
     """Build a freshly initialised (untrained) world pipeline; its tokenizer is written to folder."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     write_tokenizer(folder / "tokenizer")

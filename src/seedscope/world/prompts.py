@@ -24,14 +24,16 @@ def make_prompts(n: int, seed: int = 0, sets: Sequence[str] | None = None) -> pd
     while len(seen) < n:
         tries += 1
         if tries > 200 * n + 10_000:
-            raise SeedscopeError(f"the world grammar cannot write {n} distinct prompts; ask for fewer.")
+            raise SeedscopeError(
+                f"the world grammar cannot write {n} distinct prompts; ask for fewer."
+            )
         seen.setdefault(caption(sample_prompt(rng), rng), None)
     df = pd.DataFrame({"id": np.arange(n, dtype=np.int64), "prompt": list(seen)})
     if sets:
         # Disjoint sets: consecutive blocks of a random permutation, as even as possible.
         order = rng.permutation(n)
         labels = np.empty(n, dtype=object)
-        for name, block in zip(sets, np.array_split(order, len(sets))):
+        for name, block in zip(sets, np.array_split(order, len(sets)), strict=True):
             labels[block] = name
         df["set"] = labels
     return df
@@ -45,7 +47,9 @@ def render_prompts(prompts: Sequence[str], out: Path, per_prompt: int = 1, seed:
     for i, text in enumerate(prompts):
         p = parse_prompt(text)
         if p is None:
-            raise SeedscopeError(f"prompt {i} ({text!r}) names no world category, so it cannot be rendered.")
+            raise SeedscopeError(
+                f"prompt {i} ({text!r}) names no world category, so it cannot be rendered."
+            )
         for k in range(per_prompt):
             img = render(scene_for_prompt(p, rng))
             Image.fromarray(img).save(out / f"{i:06d}_{k:02d}.png")

@@ -15,8 +15,16 @@ SS = 4  # supersampling factor
 BIG = SIZE * SS
 
 _BG_COLOURS = [
-    (232, 222, 200), (200, 200, 200), (170, 190, 215), (40, 45, 70), (215, 235, 215),
-    (120, 110, 100), (250, 240, 230), (90, 100, 90), (200, 170, 140), (60, 60, 60),
+    (232, 222, 200),
+    (200, 200, 200),
+    (170, 190, 215),
+    (40, 45, 70),
+    (215, 235, 215),
+    (120, 110, 100),
+    (250, 240, 230),
+    (90, 100, 90),
+    (200, 170, 140),
+    (60, 60, 60),
 ]
 
 
@@ -39,8 +47,20 @@ def _unit_polygon(category: str) -> list[tuple[float, float]] | None:
         return pts
     if category == "cross":
         w = 0.32
-        return [(-w, -1), (w, -1), (w, -w), (1, -w), (1, w), (w, w), (w, 1), (-w, 1), (-w, w),
-                (-1, w), (-1, -w), (-w, -w)]
+        return [
+            (-w, -1),
+            (w, -1),
+            (w, -w),
+            (1, -w),
+            (1, w),
+            (w, w),
+            (w, 1),
+            (-w, 1),
+            (-w, w),
+            (-1, w),
+            (-1, -w),
+            (-w, -w),
+        ]
     if category == "arrow":
         return [(-1, -0.3), (0.1, -0.3), (0.1, -0.8), (1, 0), (0.1, 0.8), (0.1, 0.3), (-1, 0.3)]
     if category == "heart":
@@ -110,12 +130,14 @@ def _background(scene: Scene) -> np.ndarray:
         img = np.broadcast_to(img, (BIG, BIG, 3)).copy()
     elif scene.background == "ground":
         horizon = int(BIG * rng.uniform(0.55, 0.72))
-        ground = np.array([(70, 140, 50), (120, 85, 50), (150, 130, 90)][rng.integers(3)], np.float32)
+        ground = np.array(
+            [(70, 140, 50), (120, 85, 50), (150, 130, 90)][rng.integers(3)], np.float32
+        )
         img[horizon:] = ground
     elif scene.background == "texture":
         noise = rng.normal(0, 1, (SIZE // 4, SIZE // 4)).astype(np.float32)
         noise_img = Image.fromarray(((noise * 0.5 + 0.5).clip(0, 1) * 255).astype(np.uint8))
-        n = np.asarray(noise_img.resize((BIG, BIG), Image.BICUBIC), np.float32) / 255.0 - 0.5
+        n = np.asarray(noise_img.resize((BIG, BIG), Image.Resampling.BICUBIC), np.float32) / 255.0 - 0.5
         img = img + n[:, :, None] * 70
     return img
 
@@ -148,15 +170,15 @@ def _text(pil: Image.Image, scene: Scene) -> None:
     rng = np.random.default_rng(scene.bg_seed + 2)
     d = ImageDraw.Draw(pil)
     font = _font(int(BIG * 0.2))
-    l, t, r, b = d.textbbox((0, 0), scene.text, font=font)
-    w, h = r - l, b - t
+    x0, y0, x1, y1 = d.textbbox((0, 0), scene.text, font=font)
+    w, h = x1 - x0, y1 - y0
     scale = min(1.0, BIG * 0.9 / max(w, 1))
     if scale < 1.0:
         font = _font(int(BIG * 0.2 * scale))
-        l, t, r, b = d.textbbox((0, 0), scene.text, font=font)
-        w, h = r - l, b - t
-    x = (BIG - w) / 2 + rng.uniform(-0.04, 0.04) * BIG - l
-    y = (BIG * 0.06 if rng.random() < 0.5 else BIG * 0.94 - h) - t
+        x0, y0, x1, y1 = d.textbbox((0, 0), scene.text, font=font)
+        w, h = x1 - x0, y1 - y0
+    x = (BIG - w) / 2 + rng.uniform(-0.04, 0.04) * BIG - x0
+    y = (BIG * 0.06 if rng.random() < 0.5 else BIG * 0.94 - h) - y0
     light = rng.random() < 0.5
     fill = (250, 250, 250) if light else (15, 15, 15)
     stroke = (15, 15, 15) if light else (250, 250, 250)
@@ -189,15 +211,15 @@ def render_with_mask(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
         _text(pil, scene)
     if scene.border:
         _border(pil, scene)
-    small = pil.resize((SIZE, SIZE), Image.LANCZOS)
+    small = pil.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     if scene.grayscale:
         small = small.convert("L").convert("RGB")
     assert main_mask is not None
-    mask_img = Image.fromarray((main_mask * 255).astype(np.uint8)).resize((SIZE, SIZE), Image.BOX)
+    mask_img = Image.fromarray((main_mask * 255).astype(np.uint8)).resize((SIZE, SIZE), Image.Resampling.BOX)
     mask = np.asarray(mask_img) >= 128
     if scene.second is not None:
         # The main object is what stays visible of it.
-        m2 = np.asarray(_object_mask(scene.second).resize((SIZE, SIZE), Image.BOX)) >= 128
+        m2 = np.asarray(_object_mask(scene.second).resize((SIZE, SIZE), Image.Resampling.BOX)) >= 128
         mask &= ~m2
     return np.asarray(small), mask
 

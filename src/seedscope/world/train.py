@@ -21,7 +21,9 @@ from seedscope.world.render import render
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKDIR = Path(os.environ.get("SEEDSCOPE_CACHE", Path.home() / ".cache" / "seedscope")) / "world-train"
+DEFAULT_WORKDIR = (
+    Path(os.environ.get("SEEDSCOPE_CACHE", Path.home() / ".cache" / "seedscope")) / "world-train"
+)
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,16 @@ class TrainConfig:
     vae_batch: int = 16
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
-    unet_steps: int = 5_000
-    unet_batch: int = 64
+    unet_steps: int = 8_000
+    unet_batch: int = 32
     unet_lr: float = 5e-4
     warmup: int = 200
     caption_dropout: float = 0.1
     min_snr_gamma: float = 5.0
     ema_decay: float = 0.998
     checkpoint_every: int = 250
-    threads: int = 2
+    log_every: int = 50
+    threads: int = 1
 
 
 def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
@@ -57,7 +60,9 @@ def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[di
     return np.stack(imgs), caps, truth
 
 
-def render_dataset(n: int, seed: int, workers: int = 2) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
+def render_dataset(
+    n: int, seed: int, workers: int = 2
+) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
     """Render n (scene, caption) pairs of the world, deterministic in seed."""
     chunk = 1000
     jobs = [(seed * 1_000_003 + i, min(chunk, n - i * chunk)) for i in range(math.ceil(n / chunk))]
@@ -72,7 +77,9 @@ def render_dataset(n: int, seed: int, workers: int = 2) -> tuple[np.ndarray, lis
 class Trainer:
     """Stages: data -> vae -> latents -> unet -> export; each stage resumes from its checkpoint."""
 
-    def __init__(self, workdir: Path, config: TrainConfig, progress: Callable[[str], None] | None = None):
+    def __init__(
+        self, workdir: Path, config: TrainConfig, progress: Callable[[str], None] | None = None
+    ):
         self.dir = workdir
         self.cfg = config
         self.say = progress or log.info
@@ -81,7 +88,9 @@ class Trainer:
         if cfg_path.exists():
             saved = json.loads(cfg_path.read_text())
             if saved != dataclasses.asdict(config):
-                self.say(f"note: {cfg_path} differs from the requested config; using the requested one")
+                self.say(
+                    f"note: {cfg_path} differs from the requested config; using the requested one"
+                )
         cfg_path.write_text(json.dumps(dataclasses.asdict(config), indent=2))
 
     # -- data ---------------------------------------------------------------------------------
@@ -144,11 +153,16 @@ class Trainer:
             opt.step()
             step += 1
             losses.append(loss.item())
-            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.vae_steps:
-                self._save("vae.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step})
+            if step % self.cfg.log_every == 0:
                 rate = len(losses) / (time.time() - t0)
-                self.say(f"vae step {step}/{self.cfg.vae_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
-                losses = []
+                self.say(
+                    f"vae step {step}/{self.cfg.vae_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)"
+                )
+                t0, losses = time.time(), []
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.vae_steps:
+                self._save(
+                    "vae.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+                )
         vae.eval()
 
     def latents(self, pipe: Any, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +173,10 @@ class Trainer:
             means, stds = [], []
             with torch.no_grad():
                 for i in range(0, len(images), 256):
-                    x = torch.from_numpy(images[i : i + 256]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                    x = (
+                        torch.from_numpy(images[i : i + 256]).permute(0, 3, 1, 2).float() / 127.5
+                        - 1
+                    )
                     dist = pipe.vae.encode(x).latent_dist
                     means.append(dist.mean.numpy().astype(np.float16))
                     stds.append(dist.std.numpy().astype(np.float16))
@@ -197,10 +214,16 @@ class Trainer:
         noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
         ac = noise_sched.alphas_cumprod
         snr_all = ac / (1 - ac)
-        ids_all = tok(captions, padding="max_length", max_length=tok.model_max_length,
-                      truncation=True, return_tensors="pt").input_ids
-        empty = tok([""], padding="max_length", max_length=tok.model_max_length,
-                    return_tensors="pt").input_ids[0]
+        ids_all = tok(
+            captions,
+            padding="max_length",
+            max_length=tok.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
+        empty = tok(
+            [""], padding="max_length", max_length=tok.model_max_length, return_tensors="pt"
+        ).input_ids[0]
         scale = pipe.vae.config.scaling_factor
         rng = np.random.default_rng(2000 + step)
         gen = torch.Generator().manual_seed(3000 + step)
@@ -232,12 +255,23 @@ class Trainer:
             ema.step(params)
             step += 1
             losses.append(loss.item())
-            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.unet_steps:
-                self._save("unet.pt", {"unet": unet.state_dict(), "te": te.state_dict(),
-                                       "opt": opt.state_dict(), "ema": ema.state_dict(), "step": step})
+            if step % self.cfg.log_every == 0:
                 rate = len(losses) / (time.time() - t0)
-                self.say(f"unet step {step}/{self.cfg.unet_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
+                self.say(
+                    f"unet step {step}/{self.cfg.unet_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)"
+                )
                 t0, losses = time.time(), []
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.unet_steps:
+                self._save(
+                    "unet.pt",
+                    {
+                        "unet": unet.state_dict(),
+                        "te": te.state_dict(),
+                        "opt": opt.state_dict(),
+                        "ema": ema.state_dict(),
+                        "step": step,
+                    },
+                )
                 if step % (2 * self.cfg.checkpoint_every) == 0:
                     self._export(pipe, ema)
         self._export(pipe, ema)
