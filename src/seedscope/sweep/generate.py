@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +22,6 @@ class Embeds:
 
     prompt: torch.Tensor
     pooled: torch.Tensor | None = None
-
-    def take(self, index: Sequence[int]) -> Embeds:
-        """Rows `index`, in that order."""
-        idx = torch.as_tensor(list(index), dtype=torch.long, device=self.prompt.device)
-        pooled = None if self.pooled is None else self.pooled.index_select(0, idx)
-        return Embeds(self.prompt.index_select(0, idx), pooled)
 
 
 @dataclass
@@ -99,12 +92,18 @@ class BatchGenerator:
         return self._uncond
 
     def encode(self, prompts: dict[int, str]) -> None:
-        """Encode each prompt once (in one text-encoder batch) and keep it for the shard."""
+        """Encode the shard's prompts in one text-encoder batch, reusing those already encoded.
+
+        Shards come in prompt-block order, so a prompt is encoded once however many seed
+        blocks it spans; embeddings of prompts the new shard does not use are dropped.
+        """
         self._prompts = dict(prompts)
-        self._cache.clear()
         if not self.use_embeds:
             return
-        ids = list(prompts)
+        self._cache = {pid: v for pid, v in self._cache.items() if pid in prompts}
+        ids = [pid for pid in prompts if pid not in self._cache]
+        if not ids:
+            return
         try:
             embeds, _ = self._encode([prompts[i] for i in ids], cfg=False)
         except TypeError:
@@ -162,11 +161,10 @@ class BatchGenerator:
 
     def _embed_kwargs(self, prompt_ids: list[int]) -> dict[str, Any]:
         parts = [self._cache[pid] for pid in prompt_ids]
-        embeds = parts[0][0]
-        cond = embeds.take([row for _, row in parts])
-        kwargs: dict[str, Any] = {"prompt_embeds": cond.prompt}
-        if cond.pooled is not None:
-            kwargs["pooled_prompt_embeds"] = cond.pooled
+        kwargs: dict[str, Any] = {"prompt_embeds": torch.stack([e.prompt[r] for e, r in parts])}
+        if parts[0][0].pooled is not None:
+            pooled = [e.pooled[r] for e, r in parts if e.pooled is not None]
+            kwargs["pooled_prompt_embeds"] = torch.stack(pooled)
         uncond = self.unconditional()
         if uncond is not None:
             n = len(prompt_ids)
