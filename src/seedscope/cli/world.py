@@ -23,12 +23,17 @@ err = Console(stderr=True)
 
 @world_app.command("prompts")
 def prompts_cmd(
-    out: Annotated[Path, typer.Option("--out", help="File to write: .txt, .csv or .jsonl (by extension).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="File to write: .txt, .csv or .jsonl (by extension).")
+    ],
     n: Annotated[int, typer.Option("--n", help="Number of distinct prompts.")] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the prompt grammar.")] = 0,
     sets: Annotated[
         str | None,
-        typer.Option("--sets", help="Comma-separated names of disjoint prompt sets, e.g. 'a,b' (adds a `set` column)."),
+        typer.Option(
+            "--sets",
+            help="Comma-separated names of disjoint prompt sets, e.g. 'a,b' (adds a `set` column).",
+        ),
     ] = None,
 ) -> None:
     """Write a prompt set of the world grammar (category + modifiers, and sentence-like captions)."""
@@ -38,7 +43,9 @@ def prompts_cmd(
     df = make_prompts(n, seed, names)
     suffix = out.suffix.lower()
     if out.is_dir():
-        raise SeedscopeError(f"--out {out} is a folder; give a file name ending in .txt, .csv or .jsonl.")
+        raise SeedscopeError(
+            f"--out {out} is a folder; give a file name ending in .txt, .csv or .jsonl."
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         df.to_csv(out, index=False)
@@ -74,12 +81,18 @@ def render_cmd(
 @world_app.command("train")
 def train_cmd(
     workdir: Annotated[
-        Path | None, typer.Option("--workdir", help="Checkpoints and data (default ~/.cache/seedscope/world-train).")
+        Path | None,
+        typer.Option(
+            "--workdir", help="Checkpoints and data (default ~/.cache/seedscope/world-train)."
+        ),
     ] = None,
     part: Annotated[str, typer.Option("--part", help="model, detector or all.")] = "all",
-    unet_steps: Annotated[int | None, typer.Option("--unet-steps", help="UNet training steps (default 5000).")] = None,
+    unet_steps: Annotated[
+        int | None, typer.Option("--unet-steps", help="UNet training steps (default 8000).")
+    ] = None,
     install: Annotated[
-        bool, typer.Option("--install", help="Copy the trained weights into the package (maintainers).")
+        bool,
+        typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
     ] = False,
 ) -> None:
     """Train the world model (VAE, then UNet + text encoder) and the detector; resumes from checkpoints."""
@@ -88,7 +101,7 @@ def train_cmd(
 
     from seedscope.world.detect import DETECTOR_PATH, train_detector
     from seedscope.world.model import weights_path
-    from seedscope.world.train import DEFAULT_WORKDIR, Trainer, TrainConfig
+    from seedscope.world.train import DEFAULT_WORKDIR, TrainConfig, Trainer
 
     if part not in {"model", "detector", "all"}:
         raise SeedscopeError(f"--part must be model, detector or all, not {part!r}.")
@@ -117,14 +130,22 @@ def train_cmd(
 @world_app.command("evaluate")
 def evaluate_cmd(
     prompts: Annotated[
-        Path | None, typer.Option("--prompts", help="Prompt file (default: 256 prompts of the grammar, seed 7).")
+        Path | None,
+        typer.Option("--prompts", help="Prompt file (default: 32 prompts of the grammar, seed 7)."),
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="A world pipeline folder (default: bundled).")] = None,
-    n: Annotated[int, typer.Option("--n", help="Number of default prompts when --prompts is not given.")] = 256,
+    model: Annotated[
+        str | None, typer.Option("--model", help="A world pipeline folder (default: bundled).")
+    ] = None,
+    n: Annotated[
+        int, typer.Option("--n", help="Number of default prompts when --prompts is not given.")
+    ] = 32,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1 for every prompt.")] = 8,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per pipeline call.")] = 64,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the measurements as JSON.")
+    ] = False,
 ) -> None:
-    """Measure the world model: prompt adherence, FID vs real scenes (with floor), mode rates, images/s."""
+    """Measure the world model on a prompts x seeds grid: adherence, FID (with floor), modes, images/s."""
     from seedscope.world.evaluate import evaluate, format_report
 
     texts = None
@@ -132,7 +153,9 @@ def evaluate_cmd(
         from seedscope.sweep.prompts import load_prompts
 
         texts = load_prompts(prompts).column("prompt").to_pylist()
-    result = evaluate(texts, model=model, n=n, batch_size=batch_size, progress=not as_json)
+    result = evaluate(
+        texts, model=model, n=n, seeds=seeds, batch_size=batch_size, progress=not as_json
+    )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:

@@ -50,9 +50,9 @@ def generate(
 
 
 def real_scenes(
-    prompts: Sequence[str], seed: int
+    prompts: Sequence[str], seed: int, per_prompt: int = 1
 ) -> tuple[list[Image.Image], list[dict[str, Any]]]:
-    """One rendered scene per prompt (and its truth), deterministic in seed."""
+    """per_prompt rendered scenes for each prompt (and their truth), deterministic in seed."""
     rng = np.random.default_rng(seed)
     imgs, truth = [], []
     for text in prompts:
@@ -61,10 +61,22 @@ def real_scenes(
             raise SeedscopeError(
                 f"prompt {text!r} names no world category; the world model is evaluated on world prompts."
             )
-        scene = scene_for_prompt(p, rng)
-        imgs.append(Image.fromarray(render(scene)))
-        truth.append(scene.to_dict())
+        for _ in range(per_prompt):
+            scene = scene_for_prompt(p, rng)
+            imgs.append(Image.fromarray(render(scene)))
+            truth.append(scene.to_dict())
     return imgs, truth
+
+
+def seed_share(flags: np.ndarray) -> dict[str, float]:
+    """Share of a (prompts x seeds) 0/1 table's variance explained by the seed and by the prompt."""
+    total = flags.var()
+    if total == 0:
+        return {"seed": float("nan"), "prompt": float("nan")}
+    return {
+        "seed": float(flags.mean(0).var() / total),
+        "prompt": float(flags.mean(1).var() / total),
+    }
 
 
 def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, float]:
@@ -90,11 +102,12 @@ def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, fl
 def evaluate(
     prompts: Sequence[str] | None = None,
     model: str | None = None,
-    n: int = 256,
+    n: int = 32,
+    seeds: int = 8,
     batch_size: int = 64,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """All the measurements of `seedscope world evaluate` as one JSON-ready dict."""
+    """All the measurements of `seedscope world evaluate`, on a prompts x seeds grid, as a dict."""
     from seedscope.features import get_extractor
     from seedscope.metrics.functional import fid_from_features
     from seedscope.world.detect import WorldDetector
@@ -104,50 +117,64 @@ def evaluate(
     texts = list(prompts) if prompts is not None else make_prompts(n, seed=7)["prompt"].tolist()
     if not texts:
         raise SeedscopeError("the prompt set is empty.")
+    if seeds < 1:
+        raise SeedscopeError("--seeds must be at least 1.")
+    # Grid: prompt-major, seeds 0..seeds-1 for every prompt.
+    grid_prompts = [t for t in texts for _ in range(seeds)]
+    grid_seeds = [s for _ in texts for s in range(seeds)]
     pipe = load_pipeline(model)
-    gen, ips = generate(pipe, texts, list(range(len(texts))), batch_size, progress=progress)
-    real_a, truth = real_scenes(texts, seed=0)
-    real_b, _ = real_scenes(texts, seed=1)
+    gen, ips = generate(pipe, grid_prompts, grid_seeds, batch_size, progress=progress)
+    real_a, truth = real_scenes(texts, seed=0, per_prompt=seeds)
+    real_b, _ = real_scenes(texts, seed=1, per_prompt=seeds)
     det = WorldDetector()
     dets = det.detect(gen)
     real_dets = det.detect(real_a)
     inception = get_extractor("inception")
     fa, fb, fg = (inception.extract(x) for x in (real_a, real_b, gen))
-    modes = {
-        m: {
-            "generated": float(np.mean([getattr(d, m) >= 0.5 for d in dets])),
+    modes = {}
+    for m in MODES:
+        flags = np.array([getattr(d, m) >= 0.5 for d in dets], dtype=float).reshape(
+            len(texts), seeds
+        )
+        modes[m] = {
+            "generated": float(flags.mean()),
             "world_detected": float(np.mean([getattr(d, m) >= 0.5 for d in real_dets])),
             "world_truth": float(np.mean([bool(t[m]) for t in truth])),
             "world_rate": MODE_RATES[m],
+            "variance_share": seed_share(flags),
         }
-        for m in MODES
-    }
     return {
         "n_prompts": len(texts),
+        "n_seeds": seeds,
+        "n_images": len(gen),
         "steps": DEFAULT_STEPS,
         "guidance": DEFAULT_GUIDANCE,
-        **adherence(texts, dets),
+        **adherence(grid_prompts, dets),
         "fid": fid_from_features(fg, fa),
         "fid_floor": fid_from_features(fb, fa),
         "fid_features": inception.settings(),
         "modes": modes,
         "images_per_s": ips,
         "batch_size": batch_size,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
     }
 
 
 def format_report(r: dict[str, Any]) -> str:
     """The measurements as a short human-readable table."""
     lines = [
-        f"prompts            {r['n_prompts']} ({r['steps']} DDIM steps, guidance {r['guidance']})",
+        f"grid               {r['n_prompts']} prompts x {r['n_seeds']} seeds = {r['n_images']} images"
+        f" ({r['steps']} DDIM steps, guidance {r['guidance']})",
         f"prompt adherence   {r['adherence']:.1%} (category {r['category']:.1%}, colour {r['colour']:.1%})",
-        f"FID vs real scenes {r['fid']:.2f} (floor, real vs real: {r['fid_floor']:.2f}; {r['n_prompts']} images each)",
-        f"images/s           {r['images_per_s']:.2f} at batch {r['batch_size']}",
-        "mode        generated  world(detected)  world(truth)",
+        f"FID vs real scenes {r['fid']:.2f} (floor, real vs real: {r['fid_floor']:.2f};"
+        f" {r['n_images']} images each, Inception pool3)",
+        f"images/s           {r['images_per_s']:.2f} at batch {r['batch_size']} ({r['machine']})",
+        "mode        generated  world(detected)  world(truth)  variance explained by seed / prompt",
     ]
     for m, v in r["modes"].items():
+        share = v["variance_share"]
         lines.append(
             f"{m:<11} {v['generated']:>9.1%}  {v['world_detected']:>15.1%}  {v['world_truth']:>12.1%}"
+            f"  {share['seed']:>6.1%} / {share['prompt']:.1%}"
         )
     return "\n".join(lines)

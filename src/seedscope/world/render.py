@@ -137,7 +137,10 @@ def _background(scene: Scene) -> np.ndarray:
     elif scene.background == "texture":
         noise = rng.normal(0, 1, (SIZE // 4, SIZE // 4)).astype(np.float32)
         noise_img = Image.fromarray(((noise * 0.5 + 0.5).clip(0, 1) * 255).astype(np.uint8))
-        n = np.asarray(noise_img.resize((BIG, BIG), Image.Resampling.BICUBIC), np.float32) / 255.0 - 0.5
+        n = (
+            np.asarray(noise_img.resize((BIG, BIG), Image.Resampling.BICUBIC), np.float32) / 255.0
+            - 0.5
+        )
         img = img + n[:, :, None] * 70
     return img
 
@@ -215,11 +218,15 @@ def render_with_mask(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     if scene.grayscale:
         small = small.convert("L").convert("RGB")
     assert main_mask is not None
-    mask_img = Image.fromarray((main_mask * 255).astype(np.uint8)).resize((SIZE, SIZE), Image.Resampling.BOX)
+    mask_img = Image.fromarray((main_mask * 255).astype(np.uint8)).resize(
+        (SIZE, SIZE), Image.Resampling.BOX
+    )
     mask = np.asarray(mask_img) >= 128
     if scene.second is not None:
         # The main object is what stays visible of it.
-        m2 = np.asarray(_object_mask(scene.second).resize((SIZE, SIZE), Image.Resampling.BOX)) >= 128
+        m2 = (
+            np.asarray(_object_mask(scene.second).resize((SIZE, SIZE), Image.Resampling.BOX)) >= 128
+        )
         mask &= ~m2
     return np.asarray(small), mask
 

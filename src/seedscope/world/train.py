@@ -32,7 +32,7 @@ class TrainConfig:
 
     n_scenes: int = 40_000
     data_seed: int = 0
-    vae_steps: int = 1_500
+    vae_steps: int = 1_200
     vae_batch: int = 16
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
@@ -131,7 +131,8 @@ class Trainer:
         ck = self._load("vae.pt")
         if ck is not None:
             vae.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["opt"])
+            if "opt" in ck:  # absent in a warm start from another autoencoder
+                opt.load_state_dict(ck["opt"])
             step = ck["step"]
         if step >= self.cfg.vae_steps:
             return
