@@ -14,6 +14,7 @@ from tests.scorers.sweepdir import make_sweep
 from typer.testing import CliRunner
 
 from seedscope.cli import app
+from seedscope.store import TMP_PREFIX
 
 runner = CliRunner()
 
@@ -75,13 +76,13 @@ def test_score_resumes_after_partial_run(sweep: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         score_sweep(sweep, ["grayscale"], batch_size=4, progress=stop_after_first)
-    (sweep / "scores" / "grayscale" / ".part-dead.parquet.tmp").write_bytes(b"junk")
+    (sweep / "scores" / "grayscale" / f"{TMP_PREFIX}dead.partial").write_bytes(b"junk")
     assert len(_scores(sweep, "grayscale")) == 4
     counts = score_sweep(sweep, ["grayscale"], batch_size=4)
     assert counts == {"grayscale": 8}
     rows = _scores(sweep, "grayscale")
     assert len(rows) == 12 and len({(r["prompt_id"], r["seed"]) for r in rows}) == 12
-    assert not list((sweep / "scores" / "grayscale").glob(".*.tmp"))
+    assert not list((sweep / "scores" / "grayscale").glob(f"{TMP_PREFIX}*"))
 
 
 def test_score_features_option(sweep: Path) -> None:

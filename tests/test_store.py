@@ -16,7 +16,17 @@ from PIL import Image
 
 import seedscope
 from seedscope.errors import SeedscopeError
-from seedscope.store import DirLock, atomic_write_parquet, open_sweep
+from seedscope.store import (
+    KEY_SCHEMA,
+    DirLock,
+    atomic_write_parquet,
+    decode_png,
+    encode_png,
+    key_pairs,
+    open_sweep,
+    part_path,
+    read_table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +85,41 @@ def test_readable_by_duckdb_and_datasets(sweep_dir: Path) -> None:
 def test_not_a_sweep(tmp_path: Path) -> None:
     with pytest.raises(SeedscopeError, match="not a sweep directory"):
         open_sweep(tmp_path)
+    (tmp_path / "sweep.json").write_text("{not json")
+    with pytest.raises(SeedscopeError, match="cannot read"):
+        open_sweep(tmp_path)
+
+
+def test_keys_are_the_image_keys(sweep_dir: Path) -> None:
+    sweep = open_sweep(sweep_dir)
+    keys = sweep.keys()
+    assert keys.column_names == ["prompt_id", "seed"]
+    assert key_pairs(keys) == key_pairs(sweep.images())
+    assert sorted(key_pairs(keys)) == [(p, s) for p in range(4) for s in range(3)]
+
+
+def test_read_table_reads_every_part(tmp_path: Path) -> None:
+    assert read_table(tmp_path, "scores/x") is None
+    folder = tmp_path / "scores" / "x"
+    for seeds in ([0, 1], [2]):
+        table = pa.table({"prompt_id": [7] * len(seeds), "seed": seeds, "v": [1.0] * len(seeds)})
+        atomic_write_parquet(
+            table.cast(KEY_SCHEMA.append(pa.field("v", pa.float64()))), part_path(folder)
+        )
+    (folder / ".tmp-dead.partial").write_bytes(b"junk")
+    read = read_table(tmp_path, "scores/x", columns=["prompt_id", "seed"])
+    assert read is not None and read.column_names == ["prompt_id", "seed"]
+    assert sorted(key_pairs(read)) == [(7, 0), (7, 1), (7, 2)]
+    assert len({p.name for p in folder.glob("part-*.parquet")}) == 2
+
+
+def test_png_round_trip() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    data = encode_png(pixels)
+    assert np.array_equal(np.asarray(decode_png(data)), pixels)
+    gray = encode_png(pixels[..., :1])
+    assert decode_png(gray, mode=None).mode == "L"
+    assert decode_png(gray).mode == "RGB"
 
 
 def test_atomic_write_parquet(tmp_path: Path) -> None:

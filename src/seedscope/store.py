@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 from seedscope.errors import SeedscopeError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from PIL import Image
 
@@ -35,6 +37,9 @@ PROMPTS_FILE = "prompts.parquet"
 IMAGES_DIR = "images"
 LOCK_FILE = ".lock"
 TMP_PREFIX = ".tmp-"
+KEYS = ("prompt_id", "seed")
+KEY_SCHEMA = pa.schema([("prompt_id", pa.int64()), ("seed", pa.int64())])
+"""The key of every per-image table: images, scores and features."""
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -162,12 +167,53 @@ class DirLock:
         self.release()
 
 
-def shard_paths(folder: Path) -> list[Path]:
-    """All image shards of a sweep directory, sorted by name."""
-    images = Path(folder) / IMAGES_DIR
-    if not images.is_dir():
+def shard_paths(folder: Path, sub: str = IMAGES_DIR) -> list[Path]:
+    """All complete Parquet files under `folder/sub` (the image shards by default), sorted."""
+    tables = Path(folder) / sub
+    if not tables.is_dir():
         return []
-    return sorted(p for p in images.rglob("*.parquet") if not p.name.startswith("."))
+    return sorted(p for p in tables.rglob("*.parquet") if not p.name.startswith("."))
+
+
+def part_path(folder: Path) -> Path:
+    """A new, unique `part-*.parquet` name in `folder`, for tables written one batch at a time."""
+    return Path(folder) / f"part-{uuid.uuid4().hex[:16]}.parquet"
+
+
+def read_table(
+    folder: str | os.PathLike[str], sub: str, columns: Sequence[str] | None = None
+) -> pa.Table | None:
+    """Every Parquet file under `folder/sub` (e.g. "scores/sky") as one table, or None if none."""
+    import pyarrow.dataset as ds
+
+    files = shard_paths(Path(folder), sub)
+    if not files:
+        return None
+    cols = list(columns) if columns is not None else None
+    return ds.dataset([str(p) for p in files], format="parquet").to_table(columns=cols)
+
+
+def key_pairs(table: pa.Table | pa.RecordBatch) -> list[tuple[int, int]]:
+    """The (prompt_id, seed) pairs of a keyed table's rows, in row order."""
+    return list(zip(table["prompt_id"].to_pylist(), table["seed"].to_pylist(), strict=True))
+
+
+def encode_png(pixels: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of one uint8 H×W×C image (lossless)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    image = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)
+    image.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes, mode: str | None = "RGB") -> Image.Image:
+    """PNG bytes as a PIL image converted to `mode` (None keeps the file's own mode)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    return image.convert(mode) if mode else image.copy()
 
 
 class Sweep:
@@ -177,8 +223,14 @@ class Sweep:
         self.path = Path(path)
         plan_file = self.path / PLAN_FILE
         if not plan_file.is_file():
-            raise SeedscopeError(f"{str(self.path)!r} is not a sweep directory (no {PLAN_FILE}).")
-        self.plan: dict[str, Any] = json.loads(plan_file.read_text())
+            raise SeedscopeError(
+                f"{str(self.path)!r} is not a sweep directory (no {PLAN_FILE}); "
+                "run `seedscope sweep` first."
+            )
+        try:
+            self.plan: dict[str, Any] = dict(json.loads(plan_file.read_text()))
+        except (OSError, ValueError, TypeError) as err:
+            raise SeedscopeError(f"cannot read {str(plan_file)!r}: {err}.") from err
 
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, shards={len(self.shards)})"
@@ -221,6 +273,10 @@ class Sweep:
             )
         return self.images(columns).to_pandas()
 
+    def keys(self) -> pa.Table:
+        """The (prompt_id, seed) keys of all images, reading only those two columns."""
+        return self.images(list(KEYS))
+
     def iter_batches(
         self, columns: Sequence[str] | None = None, batch_size: int = 256
     ) -> Iterator[pa.RecordBatch]:
@@ -233,14 +289,12 @@ class Sweep:
     def image(self, prompt_id: int, seed: int) -> Image.Image:
         """The image (prompt_id, seed) as a PIL image."""
         import pyarrow.dataset as ds
-        from PIL import Image
 
         if self.shards:
             expr = (ds.field("prompt_id") == prompt_id) & (ds.field("seed") == seed)
             table = self._dataset().to_table(columns=["png"], filter=expr)
             if table.num_rows:
-                data = table.column("png")[0].as_py()
-                return Image.open(io.BytesIO(data)).copy()
+                return decode_png(table.column("png")[0].as_py(), mode=None)
         raise SeedscopeError(f"the sweep has no image for prompt_id {prompt_id}, seed {seed}.")
 
 

@@ -13,7 +13,7 @@ from seedscope.features.base import FeatureExtractor
 from seedscope.features.cache import sweep_features
 from seedscope.metrics.functional import fid_by_group, kid_by_group
 from seedscope.metrics.reference import load_reference
-from seedscope.scorers import _io
+from seedscope.store import atomic_write_parquet, open_sweep
 
 
 def metrics_by_seed(
@@ -26,7 +26,7 @@ def metrics_by_seed(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pa.Table, Path]:
     """Per-seed FID (and KID) against a reference, written to DIR/analysis/fid_by_seed.parquet."""
-    path = _io.check_sweep(sweep)
+    path = open_sweep(sweep).path
     reference = load_reference(ref, extractor, allow_small=allow_small)
     keys, feats = sweep_features(path, extractor, progress=progress)
     seeds = np.asarray(keys["seed"])
@@ -46,7 +46,7 @@ def metrics_by_seed(
         }
     )
     meta = {**extractor.settings(), "reference": reference.source, "reference_images": reference.n}
-    out = _io.write_shard(table, path / "analysis", {"seedscope": json.dumps(meta)})
-    final = path / "analysis" / "fid_by_seed.parquet"
-    out.replace(final)
+    final = atomic_write_parquet(
+        table, path / "analysis" / "fid_by_seed.parquet", {"seedscope": json.dumps(meta)}
+    )
     return table, final

@@ -13,6 +13,7 @@ from PIL import Image
 from seedscope.errors import SeedscopeError
 from seedscope.features.base import FeatureExtractor
 from seedscope.metrics.functional import statistics
+from seedscope.store import PLAN_FILE
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def source_features(
 ) -> np.ndarray:
     """Features of an image folder or a sweep directory (cached for sweeps)."""
     p = Path(source)
-    if (p / "sweep.json").is_file():
+    if (p / PLAN_FILE).is_file():
         from seedscope.features.cache import sweep_features
 
         return sweep_features(p, extractor, progress=progress)[1]

@@ -12,24 +12,34 @@ from typing import Any
 import pyarrow as pa
 
 from seedscope.errors import SeedscopeError
-from seedscope.scorers import _io, get_scorer
+from seedscope.scorers import get_scorer
 from seedscope.scorers.base import Context, Scorer
+from seedscope.store import (
+    KEY_SCHEMA,
+    KEYS,
+    DirLock,
+    atomic_write_parquet,
+    decode_png,
+    key_pairs,
+    open_sweep,
+    part_path,
+    read_table,
+    remove_temp_files,
+)
 
 log = logging.getLogger(__name__)
 
 
 def _done(path: Path, name: str) -> set[tuple[int, int]]:
-    t = _io.read_table(path, f"scores/{name}", columns=list(_io.KEYS))
-    if t is None:
-        return set()
-    return set(zip(t["prompt_id"].to_pylist(), t["seed"].to_pylist(), strict=True))
+    t = read_table(path, f"scores/{name}", columns=KEYS)
+    return set() if t is None else set(key_pairs(t))
 
 
 def score_images(
     scorers: Sequence[Scorer], pngs: Sequence[bytes], prompts: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """Decode PNGs once and run every scorer on them."""
-    images = [_io.decode_png(b) for b in pngs]
+    images = [decode_png(b) for b in pngs]
     ctx = Context(prompts=list(prompts))
     return {s.name: s.score(images, ctx) for s in scorers}
 
@@ -56,7 +66,8 @@ def score_sweep(
     rerun resumes.
     `progress(done, total)` is called after each batch.
     """
-    path = _io.check_sweep(sweep)
+    opened = open_sweep(sweep)
+    path = opened.path
     options = options or {}
     if engine not in ("local", "ray"):
         raise SeedscopeError(f"unknown engine {engine!r}; use local or ray.")
@@ -75,11 +86,10 @@ def score_sweep(
     counts = dict.fromkeys(folders, 0)
     with contextlib.ExitStack() as stack:
         for f in folders.values():
-            stack.enter_context(_io.locked(f))
-            _io.clean_temporaries(f)
+            stack.enter_context(DirLock(f, what="scoring run"))
+            remove_temp_files(f)
         done = {n: _done(path, n) for n in folders}
-        keys = _io.image_keys(path)
-        all_keys = list(zip(keys["prompt_id"].to_pylist(), keys["seed"].to_pylist(), strict=True))
+        all_keys = key_pairs(opened.keys())
         total = sum(1 for k in all_keys if any(k not in d for d in done.values()))
         log.info("%d of %d images need scoring", total, len(all_keys))
         if progress is not None:
@@ -110,20 +120,16 @@ def score_sweep(
                 ]
                 if not rows:
                     continue
-                table = pa.Table.from_pylist(
-                    rows, schema=pa.unify_schemas([_io.KEY_SCHEMA, s.schema])
-                )
-                _io.write_shard(table, folders[s.name], metas[s.name])
+                table = pa.Table.from_pylist(rows, schema=pa.unify_schemas([KEY_SCHEMA, s.schema]))
+                atomic_write_parquet(table, part_path(folders[s.name]), metas[s.name])
                 done[s.name].update((r["prompt_id"], r["seed"]) for r in rows)
                 counts[s.name] += len(rows)
             finished += len(batch_keys)
             if progress is not None:
                 progress(finished, total)
 
-        for batch in _io.iter_images(path, ["prompt_id", "seed", "prompt", "png"], batch_size):
-            bkeys = list(
-                zip(batch["prompt_id"].to_pylist(), batch["seed"].to_pylist(), strict=True)
-            )
+        for batch in opened.iter_batches(["prompt_id", "seed", "prompt", "png"], batch_size):
+            bkeys = key_pairs(batch)
             idx = [i for i, k in enumerate(bkeys) if any(k not in d for d in done.values())]
             if not idx:
                 continue
@@ -153,8 +159,8 @@ def score_sweep(
 
 def read_scores(sweep: str | Path, name: str) -> pa.Table:
     """All scores of one scorer for a sweep, as one table keyed by (prompt_id, seed)."""
-    path = _io.check_sweep(sweep)
-    t = _io.read_table(path, f"scores/{name}")
+    path = open_sweep(sweep).path
+    t = read_table(path, f"scores/{name}")
     if t is None:
         raise SeedscopeError(
             f"no scores for {name!r} in {path}; run `seedscope score {path} --scorers {name}`."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -172,13 +171,3 @@ class BatchGenerator:
             if uncond.pooled is not None:
                 kwargs["negative_pooled_prompt_embeds"] = uncond.pooled.repeat(n, 1)
         return kwargs
-
-
-def encode_png(pixels: np.ndarray, compress_level: int = 6) -> bytes:
-    """PNG bytes of one uint8 H×W×C image (lossless)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    image = Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels)
-    image.save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()

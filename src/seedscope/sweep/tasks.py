@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from seedscope.models import ModelRef, check_size, load_pipeline, parse_dtype, set_scheduler
-from seedscope.store import atomic_write_parquet
-from seedscope.sweep.generate import BatchGenerator, BatchResult, encode_png
+from seedscope.store import atomic_write_parquet, encode_png
+from seedscope.sweep.generate import BatchGenerator, BatchResult
 from seedscope.sweep.shards import META_PAIRS, META_ROWS, Shard, pairs_digest, shard_path
 
 log = logging.getLogger(__name__)
