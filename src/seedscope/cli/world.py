@@ -86,7 +86,14 @@ def train_cmd(
             "--workdir", help="Checkpoints and data (default ~/.cache/seedscope/world-train)."
         ),
     ] = None,
-    part: Annotated[str, typer.Option("--part", help="model, detector or all.")] = "all",
+    part: Annotated[
+        str,
+        typer.Option(
+            "--part",
+            help="all, detector, model (VAE, UNet, decoder), or one stage: vae, unet, decoder, export."
+            " Stages after the VAE can run in parallel processes.",
+        ),
+    ] = "all",
     unet_steps: Annotated[
         int | None, typer.Option("--unet-steps", help="UNet training steps (default 8000).")
     ] = None,
@@ -103,8 +110,18 @@ def train_cmd(
     from seedscope.world.model import weights_path
     from seedscope.world.train import DEFAULT_WORKDIR, TrainConfig, Trainer
 
-    if part not in {"model", "detector", "all"}:
-        raise SeedscopeError(f"--part must be model, detector or all, not {part!r}.")
+    stages = {
+        "model": ("unet", "decoder"),
+        "all": ("unet", "decoder"),
+        "vae": (),
+        "unet": ("unet",),
+        "decoder": ("decoder",),
+        "export": (),
+    }
+    if part not in {*stages, "detector"}:
+        raise SeedscopeError(
+            f"--part must be all, detector, model, vae, unet, decoder or export, not {part!r}."
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wd = workdir or DEFAULT_WORKDIR
     if part in {"detector", "all"}:
@@ -114,11 +131,11 @@ def train_cmd(
         if install:
             DETECTOR_PATH.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(det, DETECTOR_PATH)
-    if part in {"model", "all"}:
+    if part in stages:
         cfg = TrainConfig()
         if unet_steps is not None:
             cfg = dataclasses.replace(cfg, unet_steps=unet_steps)
-        export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run()
+        export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run(stages[part])
         if install:
             dest = weights_path()
             if dest.exists():

@@ -37,6 +37,8 @@ class TrainConfig:
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
     unet_steps: int = 8_000
+    decoder_steps: int = 4_000
+    decoder_lr: float = 5e-4
     unet_batch: int = 32
     unet_lr: float = 5e-4
     warmup: int = 200
@@ -191,6 +193,62 @@ class Trainer:
         self.say(f"latents {mean.shape}, scaling factor {scale:.4f}")
         return mean, std
 
+    # -- decoder ------------------------------------------------------------------------------
+    def decoder(self, pipe: Any, images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+        """Fine-tune the VAE decoder on the frozen encoder's latents (the UNet's latents stay valid)."""
+        import torch
+
+        vae = pipe.vae
+        parts = [vae.post_quant_conv, vae.decoder]
+        params = [p for m in parts for p in m.parameters()]
+        opt = torch.optim.AdamW(params, lr=self.cfg.decoder_lr, weight_decay=0.0)
+        step = 0
+        ck = self._load("decoder.pt")
+        if ck is not None:
+            vae.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            step = ck["step"]
+        rng = np.random.default_rng(4000 + step)
+        gen = torch.Generator().manual_seed(5000 + step)
+        vae.train()
+        t0, losses = time.time(), []
+        while step < self.cfg.decoder_steps:
+            lr = self.cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / self.cfg.decoder_steps))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = rng.integers(0, len(images), self.cfg.vae_batch)
+            x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
+            rec = vae.decode(mu + sd * torch.randn(mu.shape, generator=gen)).sample
+            # L1, plus L1 of 8x8 averages so that colours come out right.
+            loss = (rec - x).abs().mean() + (
+                torch.nn.functional.avg_pool2d(rec, 8) - torch.nn.functional.avg_pool2d(x, 8)
+            ).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            if step % self.cfg.log_every == 0:
+                rate = len(losses) / (time.time() - t0)
+                self.say(
+                    f"decoder step {step}/{self.cfg.decoder_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)"
+                )
+                t0, losses = time.time(), []
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.decoder_steps:
+                self._save(
+                    "decoder.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+                )
+        vae.eval()
+
+    def _latest_decoder(self, pipe: Any) -> None:
+        """Use the fine-tuned decoder where one exists (it may be training in another process)."""
+        ck = self._load("decoder.pt")
+        if ck is not None:
+            scale = pipe.vae.config.scaling_factor
+            pipe.vae.load_state_dict(ck["model"])
+            pipe.vae.register_to_config(scaling_factor=scale)
+
     # -- unet ---------------------------------------------------------------------------------
     def unet(self, pipe: Any, mean: np.ndarray, std: np.ndarray, captions: list[str]) -> None:
         import torch
@@ -281,6 +339,7 @@ class Trainer:
         """Save the EMA weights as a diffusers pipeline folder (fp16 safetensors) in workdir/export."""
         import torch
 
+        self._latest_decoder(pipe)
         params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
         ema.store(params)
         ema.copy_to(params)
@@ -302,7 +361,7 @@ class Trainer:
         self.say(f"exported pipeline to {out}")
         return out
 
-    def run(self) -> Path:
+    def run(self, parts: tuple[str, ...] = ("vae", "unet", "decoder")) -> Path:
         import torch
 
         from seedscope.world.model import build_pipeline
@@ -313,5 +372,22 @@ class Trainer:
         pipe = build_pipeline(self.dir / "init")
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
-        self.unet(pipe, mean, std, captions)
-        return self.dir / "export"
+        if "unet" in parts:
+            self.unet(pipe, mean, std, captions)
+        if "decoder" in parts:
+            self.decoder(pipe, images, mean, std)
+        return self.export(pipe)
+
+    def export(self, pipe: Any) -> Path:
+        """Export the latest UNet/text-encoder EMA weights with the latest decoder."""
+        from diffusers.training_utils import EMAModel
+
+        ck = self._load("unet.pt")
+        if ck is None:
+            raise RuntimeError("no UNet checkpoint to export yet")
+        pipe.unet.load_state_dict(ck["unet"])
+        pipe.text_encoder.load_state_dict(ck["te"])
+        params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+        ema = EMAModel(params, decay=self.cfg.ema_decay)
+        ema.load_state_dict(ck["ema"])
+        return self._export(pipe, ema)
