@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 import torch
 
-from fixtures.tiny import save_tiny
+from fixtures.cli import Cli, run_cli
+from fixtures.tiny import TINY_SIZE, save_tiny
 
 torch.set_num_threads(2)
-
-TINY_SIZE = 32
-"""Image side of the tiny pipelines' test sweeps (latent 16×16)."""
 
 DEFAULT_PROMPTS = ("a photo of a cat", "a red car", "the blue sky", "a small bird on a tree")
 
@@ -78,3 +76,9 @@ def make_sweep(tiny_sd_dir: Path, tmp_path: Path) -> Callable[..., Path]:
         return make_sweep_dir(out or tmp_path / "sweep", model or tiny_sd_dir, **kwargs)
 
     return factory
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """cli(args) -> (exit code, stdout, stderr) of `seedscope ARGS` run in-process."""
+    return lambda args: run_cli(args, monkeypatch, capsys)

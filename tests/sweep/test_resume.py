@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import TINY_SIZE, write_prompts
+from fixtures.cli import seedscope_command, sweep_args
 from seedscope import open_sweep
 from seedscope.errors import SeedscopeError
-from seedscope.store import DirLock
+from seedscope.store import DirLock, key_pairs
 from seedscope.sweep import SweepOptions, SweepResult, run_sweep
 
 PROMPTS = ["a photo of a cat", "a red car"]
@@ -43,10 +43,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
 
 
 def pairs(out: Path) -> list[tuple[int, int]]:
-    table = open_sweep(out).images(["prompt_id", "seed"])
-    return sorted(
-        zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True)
-    )
+    return sorted(key_pairs(open_sweep(out).keys()))
 
 
 def pixels(out: Path) -> dict[tuple[int, int], np.ndarray]:
@@ -148,33 +145,8 @@ def test_second_sweep_into_same_dir_is_refused(tiny_sd_dir: Path, tmp_path: Path
 def test_kill_9_then_resume(tiny_sd_dir: Path, tmp_path: Path) -> None:
     prompt_file = write_prompts(tmp_path / "p.txt", PROMPTS)
     out = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        "-m",
-        "seedscope",
-        "sweep",
-        "--model",
-        str(tiny_sd_dir),
-        "--prompts",
-        str(prompt_file),
-        "--seeds",
-        "0-7",
-        "--out",
-        str(out),
-        "--steps",
-        "1",
-        "--guidance",
-        "0",
-        "--height",
-        str(TINY_SIZE),
-        "--width",
-        str(TINY_SIZE),
-        "--batch-size",
-        "1",
-        "--shard-seeds",
-        "1",
-        "--quiet",
-    ]
+    args = [*sweep_args(tiny_sd_dir, prompt_file, out, seeds="0-7"), "--batch-size", "1"]
+    cmd = seedscope_command([*args, "--shard-seeds", "1"])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 import pytest
 from PIL import Image
 
-from seedscope.cli import main
+from fixtures.cli import Cli
 
 
-def run(
-    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["seedscope", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    return code, capsys.readouterr().err
-
-
-def test_prompts_then_render(tmp_path, monkeypatch, capsys):
+def test_prompts_then_render(tmp_path, cli: Cli):
     csv = tmp_path / "p.csv"
-    code, _ = run(
-        ["world", "prompts", "--n", "12", "--seed", "5", "--sets", "a,b", "--out", str(csv)],
-        monkeypatch,
-        capsys,
+    code, _, _ = cli(
+        ["world", "prompts", "--n", "12", "--seed", "5", "--sets", "a,b", "--out", str(csv)]
     )
     assert code == 0
     df = pd.read_csv(csv)
     assert list(df.columns) == ["id", "prompt", "set"] and len(df) == 12
     out = tmp_path / "real"
-    code, _ = run(
-        ["world", "render", "--prompts", str(csv), "--out", str(out), "--per-prompt", "2"],
-        monkeypatch,
-        capsys,
+    code, _, _ = cli(
+        ["world", "render", "--prompts", str(csv), "--out", str(out), "--per-prompt", "2"]
     )
     assert code == 0
     pngs = sorted(out.glob("*.png"))
@@ -45,11 +27,11 @@ def test_prompts_then_render(tmp_path, monkeypatch, capsys):
     assert Image.open(pngs[0]).size == (64, 64)
 
 
-def test_prompts_txt_and_jsonl(tmp_path, monkeypatch, capsys):
+def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
     txt, jsonl = tmp_path / "p.txt", tmp_path / "p.jsonl"
-    assert run(["world", "prompts", "--n", "5", "--out", str(txt)], monkeypatch, capsys)[0] == 0
+    assert cli(["world", "prompts", "--n", "5", "--out", str(txt)])[0] == 0
     assert len(txt.read_text().splitlines()) == 5
-    assert run(["world", "prompts", "--n", "5", "--out", str(jsonl)], monkeypatch, capsys)[0] == 0
+    assert cli(["world", "prompts", "--n", "5", "--out", str(jsonl)])[0] == 0
     assert pd.read_json(jsonl, lines=True)["prompt"].tolist() == txt.read_text().splitlines()
 
 
@@ -66,9 +48,9 @@ def test_prompts_txt_and_jsonl(tmp_path, monkeypatch, capsys):
         (["world", "train", "--part", "everything"], "--part"),
     ],
 )
-def test_bad_input_is_one_sentence(tmp_path, monkeypatch, capsys, args, message):
+def test_bad_input_is_one_sentence(tmp_path, cli: Cli, args, message):
     (tmp_path / "alien.txt").write_text("an astronaut riding a horse\n")
-    code, err = run([a.replace("{tmp}", str(tmp_path)) for a in args], monkeypatch, capsys)
+    code, _, err = cli([a.replace("{tmp}", str(tmp_path)) for a in args])
     assert code == 2
     assert message in err
     assert "Traceback" not in err
