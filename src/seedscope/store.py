@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -59,14 +59,14 @@ def disk_full_error(path: Path) -> SeedscopeError:
     )
 
 
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write bytes to a temporary name in the same folder, fsync, then rename over `path`."""
-    path = Path(path)
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Yield a temporary file beside `path`; when the block succeeds, fsync and rename it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -77,6 +77,12 @@ def atomic_write_bytes(data: bytes, path: Path) -> None:
             raise disk_full_error(path.parent) from err
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write bytes to a temporary name in the same folder, fsync, then rename over `path`."""
+    with _atomic_file(Path(path)) as handle:
+        handle.write(data)
 
 
 def atomic_write_parquet(
@@ -93,21 +99,8 @@ def atomic_write_parquet(
         merged = dict(table.schema.metadata or {})
         merged.update({k.encode(): v.encode() for k, v in metadata.items()})
         table = table.replace_schema_metadata(merged)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-            raise disk_full_error(path.parent) from err
-        raise
-    _fsync_dir(path.parent)
+    with _atomic_file(path) as handle:
+        pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
     return path
 
 
