@@ -17,12 +17,4 @@ def detector() -> Any:
         raise SeedscopeError(
             "the world detector is not available (seedscope.world.detect is missing)."
         ) from err
-    try:
-        return WorldDetector()
-    except OSError as err:
-        raise SeedscopeError(f"the world detector is not available ({err}).") from err
-
-
-def predict(images: list[Any]) -> list[dict[str, Any]]:
-    """Per-image predictions of the world detector as dicts."""
-    return [dict(vars(d)) for d in detector().detect(images)]
+    return WorldDetector()

@@ -12,44 +12,42 @@ from seedscope.errors import SeedscopeError
 from seedscope.scorers import _world
 from seedscope.scorers.base import Context, Scorer
 
-_FIELDS = ("category", "colour")
+MODES = ("grayscale", "border", "sky", "text")
 
 
 class WorldAdherenceScorer(Scorer):
-    """Detected category and colour versus the world caption; adherence = share matched."""
+    """The world detector's reading of each image, and whether it matches the world caption."""
 
     name = "world"
-    version = "1"
+    version = "2"
     schema = pa.schema(
         [
             ("detected_category", pa.string()),
             ("detected_colour", pa.string()),
             ("category_match", pa.bool_()),
             ("colour_match", pa.bool_()),
-            ("adherence", pa.float32()),
+            ("adherent", pa.bool_()),
+            ("object_x", pa.float32()),
+            ("object_y", pa.float32()),
+            ("object_area", pa.float32()),
+            *[(f"p_{m}", pa.float32()) for m in MODES],
         ]
     )
 
     def score(
         self, images: Sequence[Image.Image], context: Context | None = None
     ) -> list[dict[str, Any]]:
-        """Match each detection against its parsed prompt (None where the prompt is silent)."""
+        """Detect each image and judge it against its prompt (matches are None where not asked)."""
         if context is None or context.prompts is None:
             raise SeedscopeError("the world scorer needs the prompt of every image.")
-        from seedscope.world.grammar import parse_prompt
+        from seedscope.world.adherence import judge
 
-        preds = _world.predict(list(images))
+        dets = _world.detector().detect(list(images))
         out = []
-        for pred, prompt in zip(preds, context.prompts, strict=True):
-            asked = parse_prompt(prompt)
-            row: dict[str, Any] = {f"detected_{f}": pred.get(f) for f in _FIELDS}
-            matches = []
-            for f in _FIELDS:
-                want = getattr(asked, f, None) if asked is not None else None
-                ok = None if want is None else pred.get(f) == want
-                row[f"{f}_match"] = ok
-                if ok is not None:
-                    matches.append(ok)
-            row["adherence"] = sum(matches) / len(matches) if matches else None
+        for det, prompt in zip(dets, context.prompts, strict=True):
+            row: dict[str, Any] = {"detected_category": det.category, "detected_colour": det.colour}
+            row.update(judge(prompt, det))
+            row.update(object_x=det.centroid_x, object_y=det.centroid_y, object_area=det.area)
+            row.update({f"p_{m}": getattr(det, m) for m in MODES})
             out.append(row)
         return out

@@ -80,22 +80,15 @@ def seed_share(flags: np.ndarray) -> dict[str, float]:
 
 
 def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, float]:
-    """Fraction of images whose detected category (and colour, where asked and visible) match."""
-    cat_ok, col_ok, both = [], [], []
-    for text, det in zip(prompts, detections, strict=True):
-        p = parse_prompt(text)
-        assert p is not None
-        c = det.category == p.category
-        k = True
-        if p.colour is not None and det.grayscale < 0.5:
-            k = det.colour == p.colour
-            col_ok.append(k)
-        cat_ok.append(c)
-        both.append(c and k)
+    """Share of images whose detected category (and colour, where asked and visible) match."""
+    from seedscope.world.adherence import judge
+
+    rows = [judge(p, d) for p, d in zip(prompts, detections, strict=True)]
+    colour = [r["colour_match"] for r in rows if r["colour_match"] is not None]
     return {
-        "adherence": float(np.mean(both)),
-        "category": float(np.mean(cat_ok)),
-        "colour": float(np.mean(col_ok)) if col_ok else float("nan"),
+        "adherence": float(np.mean([bool(r["adherent"]) for r in rows])),
+        "category": float(np.mean([bool(r["category_match"]) for r in rows])),
+        "colour": float(np.mean(colour)) if colour else float("nan"),
     }
 
 
