@@ -49,6 +49,11 @@ def _counter(label: str) -> Iterator[Callable[[int], None]]:
         yield add
 
 
+def _names(text: str) -> list[str]:
+    """The names in a comma-separated option, blanks dropped."""
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def _options(items: list[str]) -> dict[str, dict[str, Any]]:
     import json
 
@@ -97,7 +102,7 @@ def score(
         return
     from seedscope.scorers.run import score_sweep
 
-    names = [n.strip() for n in scorers.split(",") if n.strip()]
+    names = _names(scorers)
     with _bar("scoring") as update:
         counts = score_sweep(
             sweep,
@@ -109,7 +114,7 @@ def score(
         )
     for name, n in counts.items():
         typer.echo(f"{name}: scored {n} new images -> {sweep / 'scores' / name}")
-    for name in (n.strip() for n in features.split(",") if n.strip()):
+    for name in _names(features):
         ex = feats.get_extractor(name)
         with _counter(f"features {name}") as add:
             keys, _ = feats.sweep_features(sweep, ex, batch_size=batch_size, progress=add)
