@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 
+# Command modules register themselves on `app` when imported.
+from seedscope.cli import score as _score  # noqa: F401
+from seedscope.cli import sweep as _sweep  # noqa: F401
+from seedscope.cli import world as _world  # noqa: F401
 from seedscope.cli._app import app
 from seedscope.errors import SeedscopeError
-
-# Command modules register themselves on `app` when imported.
-from seedscope.cli import sweep as _sweep  # noqa: F401,E402
-from seedscope.cli import world as _world  # noqa: F401,E402
-from seedscope.cli import score as _score  # noqa: F401,E402
 
 __all__ = ["app", "main"]
 
@@ -25,7 +24,10 @@ def main() -> None:
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        print("interrupted; finished shards are kept, run the same command again to resume.", file=sys.stderr)
+        print(
+            "interrupted; finished shards are kept, run the same command again to resume.",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except Exception as err:  # click usage errors
         import click

@@ -111,12 +111,12 @@ def train_cmd(
     from seedscope.world.train import DEFAULT_WORKDIR, TrainConfig, Trainer
 
     stages = {
-        "model": ("unet", "decoder"),
-        "all": ("unet", "decoder"),
+        "model": ("unet", "decoder", "export"),
+        "all": ("unet", "decoder", "export"),
         "vae": (),
-        "unet": ("unet",),
+        "unet": ("unet", "export"),
         "decoder": ("decoder",),
-        "export": (),
+        "export": ("export",),
     }
     if part not in {*stages, "detector"}:
         raise SeedscopeError(

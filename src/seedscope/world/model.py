@@ -26,7 +26,7 @@ VAE_CONFIG: dict[str, Any] = dict(
     up_block_types=("UpDecoderBlock2D",) * 3,
     block_out_channels=(16, 32, 64),
     layers_per_block=1,
-    latent_channels=8,
+    latent_channels=4,
     norm_num_groups=16,
     sample_size=64,
 )
@@ -41,8 +41,8 @@ TEXT_CONFIG: dict[str, Any] = dict(
 )
 UNET_CONFIG: dict[str, Any] = dict(
     sample_size=16,
-    in_channels=8,
-    out_channels=8,
+    in_channels=4,
+    out_channels=4,
     down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
     up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
     block_out_channels=(64, 128, 128),

@@ -32,7 +32,7 @@ class TrainConfig:
 
     n_scenes: int = 40_000
     data_seed: int = 0
-    vae_steps: int = 1_200
+    vae_steps: int = 1_000
     vae_batch: int = 16
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
@@ -361,7 +361,8 @@ class Trainer:
         self.say(f"exported pipeline to {out}")
         return out
 
-    def run(self, parts: tuple[str, ...] = ("vae", "unet", "decoder")) -> Path:
+    def run(self, parts: tuple[str, ...] = ("unet", "decoder", "export")) -> Path:
+        """Run the stages: data and VAE always (resuming), then those named in parts."""
         import torch
 
         from seedscope.world.model import build_pipeline
@@ -376,7 +377,7 @@ class Trainer:
             self.unet(pipe, mean, std, captions)
         if "decoder" in parts:
             self.decoder(pipe, images, mean, std)
-        return self.export(pipe)
+        return self.export(pipe) if "export" in parts else self.dir
 
     def export(self, pipe: Any) -> Path:
         """Export the latest UNet/text-encoder EMA weights with the latest decoder."""
