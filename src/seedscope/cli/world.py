@@ -37,26 +37,28 @@ def prompts_cmd(
     ] = None,
 ) -> None:
     """Write a prompt set of the world grammar (category + modifiers, and sentence-like captions)."""
+    from seedscope.store import atomic_write_bytes
     from seedscope.world.prompts import make_prompts
 
-    names = [s for s in (sets or "").split(",") if s] or None
-    df = make_prompts(n, seed, names)
+    names = [s.strip() for s in (sets or "").split(",") if s.strip()] or None
     suffix = out.suffix.lower()
     if out.is_dir():
         raise SeedscopeError(
             f"--out {out} is a folder; give a file name ending in .txt, .csv or .jsonl."
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        df.to_csv(out, index=False)
-    elif suffix == ".jsonl":
-        df.to_json(out, orient="records", lines=True)
-    elif suffix == ".txt":
-        if names:
-            raise SeedscopeError("--sets needs a .csv or .jsonl output, which has a `set` column.")
-        out.write_text("\n".join(df["prompt"]) + "\n")
-    else:
+    if suffix not in {".txt", ".csv", ".jsonl"}:
         raise SeedscopeError(f"--out {out} must end in .txt, .csv or .jsonl.")
+    if suffix == ".txt" and names:
+        raise SeedscopeError("--sets needs a .csv or .jsonl output, which has a `set` column.")
+    df = make_prompts(n, seed, names)
+    if suffix == ".csv":
+        text = df.to_csv(index=False)
+    elif suffix == ".jsonl":
+        text = df.to_json(orient="records", lines=True) or ""
+    else:
+        text = "\n".join(df["prompt"]) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(text.encode(), out)
     err.print(f"wrote {len(df)} prompts to {out}")
 
 
