@@ -276,8 +276,8 @@ class Sweep:
         """Stream image rows shard by shard, `batch_size` rows at a time, without loading all."""
         cols = list(columns) if columns is not None else None
         for shard in self.shards:
-            handle = pq.ParquetFile(shard)
-            yield from handle.iter_batches(batch_size=batch_size, columns=cols)
+            with pq.ParquetFile(shard) as handle:
+                yield from handle.iter_batches(batch_size=batch_size, columns=cols)
 
     def image(self, prompt_id: int, seed: int) -> Image.Image:
         """The image (prompt_id, seed) as a PIL image."""
