@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from seedscope.store import IMAGES_DIR, shard_paths
+from seedscope.store import IMAGES_DIR, KEYS, key_pairs, shard_paths
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,14 @@ def plan_shards(
 
 def _check_shard(path: Path, full: bool = False) -> list[tuple[int, int]]:
     """Check a shard's footer, row count and pair digest (with `full`, every page's CRC)."""
-    handle = pq.ParquetFile(path, page_checksum_verification=full)
-    if full:
-        handle.read()
-    meta = handle.schema_arrow.metadata or {}
-    rows = int(meta.get(META_ROWS.encode(), b"-1"))
-    if rows != handle.metadata.num_rows:
-        raise ValueError("row count does not match")
-    table = handle.read(columns=["prompt_id", "seed"])
-    pairs = list(
-        zip(table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True)
-    )
+    with pq.ParquetFile(path, page_checksum_verification=full) as handle:
+        if full:
+            handle.read()
+        meta = handle.schema_arrow.metadata or {}
+        rows = int(meta.get(META_ROWS.encode(), b"-1"))
+        if rows != handle.metadata.num_rows:
+            raise ValueError("row count does not match")
+        pairs = key_pairs(handle.read(columns=list(KEYS)))
     digest = pairs_digest(pairs)
     if meta.get(META_PAIRS.encode(), b"").decode() != digest or digest[:16] not in path.name:
         raise ValueError("pairs do not match the shard's name")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from seedscope.models import ModelRef, check_size, load_pipeline, parse_dtype, set_scheduler
-from seedscope.store import atomic_write_parquet, encode_png
+from seedscope.store import atomic_write_parquet, encode_png, key_pairs
 from seedscope.sweep.generate import BatchGenerator, BatchResult
 from seedscope.sweep.shards import META_PAIRS, META_ROWS, Shard, pairs_digest, shard_path
 
@@ -137,11 +137,7 @@ class ShardSink:
 
     def write(self, shard: Shard, table: pa.Table) -> Path:
         """Check that `table` holds exactly the shard's pairs, then write it (temp + rename)."""
-        pairs = list(
-            zip(
-                table.column("prompt_id").to_pylist(), table.column("seed").to_pylist(), strict=True
-            )
-        )
+        pairs = key_pairs(table)
         if sorted(pairs) != sorted(shard.pairs):
             raise RuntimeError(f"shard {shard.name} came back with other pairs than planned")
         meta = {META_ROWS: str(table.num_rows), META_PAIRS: pairs_digest(pairs)}
