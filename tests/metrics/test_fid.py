@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,23 @@ def test_fid_by_group_matches_scipy_at_2048_dims() -> None:
         x = feats[groups == g]
         want = pytorch_fid_distance(x.mean(0), np.cov(x, rowvar=False), mu_r, cov_r)
         assert got[g] == pytest.approx(want, rel=1e-6)
+
+
+def test_reference_npz_round_trip(tmp_path: Path) -> None:
+    from seedscope.features.base import FeatureExtractor
+    from seedscope.metrics.reference import Reference, load_reference, save_reference
+
+    class Four(FeatureExtractor):
+        name = "four"
+        dim = 4
+
+        def extract(self, images: object) -> np.ndarray:
+            return np.zeros((0, 4), np.float32)
+
+    feats = np.random.default_rng(7).normal(size=(10, 4))
+    ref = Reference(feats.mean(0), np.cov(feats, rowvar=False), 10, "x", feats)
+    save_reference(ref, tmp_path / "ref.npz", Four())
+    assert [p.name for p in tmp_path.iterdir()] == ["ref.npz"]
+    got = load_reference(tmp_path / "ref.npz", Four())
+    assert got.n == 10 and np.array_equal(got.mean, ref.mean) and np.array_equal(got.cov, ref.cov)
+    assert got.features is not None and np.array_equal(got.features, feats)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from PIL import Image
 from seedscope.errors import SeedscopeError
 from seedscope.features.base import FeatureExtractor
 from seedscope.metrics.functional import statistics
-from seedscope.store import PLAN_FILE
+from seedscope.store import PLAN_FILE, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,6 @@ def save_reference(
     ref: Reference, path: str | Path, extractor: FeatureExtractor, keep_features: bool = True
 ) -> None:
     """Save reference statistics (and features, for KID) to an .npz file, atomically."""
-    import os
-
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp.npz")
     arrays = {
         "mu": ref.mean,
         "sigma": ref.cov,
@@ -130,5 +127,6 @@ def save_reference(
     }
     if keep_features and ref.features is not None:
         arrays["features"] = ref.features
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, p)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    atomic_write_bytes(buffer.getvalue(), Path(path))
