@@ -63,3 +63,8 @@ def test_builtins_registered_by_entry_points() -> None:
 
     names = {ep.name for ep in entry_points(group="seedscope.scorers")}
     assert {"grayscale", "border", "sky", "text", "composition", "world", "clip", "hps"} <= names
+
+
+def test_unknown_option_is_one_sentence() -> None:
+    with pytest.raises(SeedscopeError, match="its options are: threshold"):
+        get_scorer("grayscale", thresold=6)

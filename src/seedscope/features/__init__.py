@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
-from seedscope.errors import SeedscopeError
+from seedscope import plugins
 from seedscope.features.base import FeatureExtractor
 
 GROUP = "seedscope.features"
@@ -20,18 +18,15 @@ _BUILTIN = {
 
 def available() -> dict[str, str]:
     """Names of all registered feature extractors and the object each entry point names."""
-    found = {ep.name: ep.value for ep in entry_points(group=GROUP)} or dict(_BUILTIN)
-    return dict(sorted(found.items()))
+    return plugins.available(GROUP, _BUILTIN)
 
 
 def get_extractor(name: str, **options: Any) -> FeatureExtractor:
     """Build the feature extractor registered as `name` with its options."""
-    table = available()
-    if name not in table:
-        raise SeedscopeError(f"unknown feature extractor {name!r}; available: {', '.join(table)}.")
-    module, _, attr = table[name].partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    return cls(**options)
+    extractor: FeatureExtractor = plugins.build(
+        GROUP, _BUILTIN, "feature extractor", name, **options
+    )
+    return extractor
 
 
 def __getattr__(name: str) -> Any:

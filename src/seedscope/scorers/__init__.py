@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import entry_points
 from typing import Any
 
-from seedscope.errors import SeedscopeError
+from seedscope import plugins
 from seedscope.scorers.base import Context, Scorer
-
-log = logging.getLogger(__name__)
 
 GROUP = "seedscope.scorers"
 
@@ -28,30 +24,13 @@ _BUILTIN = {
 
 def available() -> dict[str, str]:
     """Names of all registered scorers and the object each entry point names."""
-    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
-    if not found:
-        log.debug("no %s entry points installed; using the built-in table", GROUP)
-        found = dict(_BUILTIN)
-    return dict(sorted(found.items()))
-
-
-def _load(value: str) -> type[Scorer]:
-    import importlib
-
-    module, _, attr = value.partition(":")
-    obj = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj  # type: ignore[return-value]
+    return plugins.available(GROUP, _BUILTIN)
 
 
 def get_scorer(name: str, **options: Any) -> Scorer:
     """Build the scorer registered as `name` with its options."""
-    table = available()
-    if name not in table:
-        raise SeedscopeError(f"unknown scorer {name!r}; available: {', '.join(table)}.")
-    cls = _load(table[name])
-    return cls(**options)
+    scorer: Scorer = plugins.build(GROUP, _BUILTIN, "scorer", name, **options)
+    return scorer
 
 
 __all__ = ["GROUP", "Context", "Scorer", "available", "get_scorer"]
