@@ -171,3 +171,10 @@ def test_reference_npz_round_trip(tmp_path: Path) -> None:
     got = load_reference(tmp_path / "ref.npz", Four())
     assert got.n == 10 and np.array_equal(got.mean, ref.mean) and np.array_equal(got.cov, ref.cov)
     assert got.features is not None and np.array_equal(got.features, feats)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(SeedscopeError, match="cannot read"):
+        load_reference(tmp_path / "bad.npz", Four())
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(SeedscopeError, match=r"broken\.png"):
+        load_reference(tmp_path / "images", Four())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,13 @@ def folder_features(
     for i in range(0, len(files), batch_size):
         ims = []
         for f in files[i : i + batch_size]:
-            with Image.open(f) as im:
-                ims.append(im.convert("RGB"))
+            try:
+                with Image.open(f) as im:
+                    ims.append(im.convert("RGB"))
+            except OSError as err:  # PIL.UnidentifiedImageError is an OSError
+                raise SeedscopeError(
+                    f"cannot read the image {str(f)!r}; remove or replace it."
+                ) from err
         out.append(extractor.extract(ims))
         if progress is not None:
             progress(len(ims))
@@ -75,6 +81,24 @@ def source_features(
     )
 
 
+def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+    """Mean, covariance, image count and (if saved) features of an .npz statistics file."""
+    try:
+        with np.load(p) as z:
+            if "mu" not in z or "sigma" not in z:
+                raise SeedscopeError(
+                    f"{p} has no 'mu' and 'sigma' arrays; "
+                    "save reference statistics with `seedscope fid-stats`."
+                )
+            feats = z["features"] if "features" in z.files else None
+            n = int(z["n"]) if "n" in z else (len(feats) if feats is not None else 0)
+            return z["mu"], z["sigma"], n, feats
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise SeedscopeError(
+            f"cannot read {str(p)!r} as .npz statistics; save them with `seedscope fid-stats`."
+        ) from err
+
+
 def load_reference(
     source: str | Path,
     extractor: FeatureExtractor,
@@ -85,15 +109,7 @@ def load_reference(
     """Reference statistics; stops if empty or (unless allowed) smaller than the dimension."""
     p = Path(source)
     if p.suffix == ".npz" and p.is_file():
-        with np.load(p) as z:
-            if "mu" not in z or "sigma" not in z:
-                raise SeedscopeError(
-                    f"{p} has no 'mu' and 'sigma' arrays; "
-                    "save reference statistics with `seedscope fid-stats`."
-                )
-            feats = z["features"] if "features" in z.files else None
-            n = int(z["n"]) if "n" in z else (len(feats) if feats is not None else 0)
-            mu, sigma = z["mu"], z["sigma"]
+        mu, sigma, n, feats = _read_npz(p)
         if mu.shape != (extractor.dim,):
             raise SeedscopeError(
                 f"{p} holds {mu.shape[0]}-d statistics but the {extractor.name} features "
