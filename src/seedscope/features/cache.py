@@ -58,7 +58,8 @@ def sweep_features(
     meta = {"seedscope": json.dumps(extractor.settings())}
     with DirLock(folder, what="feature extraction"):
         remove_temp_files(folder)
-        done = set(key_pairs(_read(path, extractor)[0]))
+        cached = read_table(path, f"features/{extractor.key}", columns=KEYS)
+        done = set() if cached is None else set(key_pairs(cached))
         for batch in opened.iter_batches(["prompt_id", "seed", "png"], batch_size):
             pids, seeds = batch["prompt_id"].to_pylist(), batch["seed"].to_pylist()
             todo = [i for i, k in enumerate(zip(pids, seeds, strict=True)) if k not in done]
