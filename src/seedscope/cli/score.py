@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
+def _bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -31,7 +31,7 @@ def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
     ) as bar:
         task = bar.add_task(label, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
         yield update
@@ -44,7 +44,7 @@ def _counter(label: str) -> Iterator[Callable[[int], None]]:
 
         def add(n: int) -> None:
             seen[0] += n
-            update(seen[0], 0)
+            update(seen[0], None)  # total unknown
 
         yield add
 
@@ -151,10 +151,10 @@ def fid(
     from seedscope.metrics.reference import load_reference
 
     ex = _inception(resize)
-    with _counter("features A"):
-        ra = load_reference(a, ex, allow_small=allow_small)
-    with _counter("features B"):
-        rb = load_reference(b, ex, allow_small=allow_small)
+    with _counter("features A") as add:
+        ra = load_reference(a, ex, allow_small=allow_small, progress=add)
+    with _counter("features B") as add:
+        rb = load_reference(b, ex, allow_small=allow_small, progress=add)
     value = frechet_distance(ra.mean, ra.cov, rb.mean, rb.cov)
     typer.echo(f"{value:.6f}")
     log.info(
@@ -181,8 +181,8 @@ def fid_stats(
     from seedscope.metrics.reference import load_reference, save_reference
 
     ex = _inception(resize)
-    with _counter("features"):
-        ref = load_reference(source, ex, allow_small=allow_small)
+    with _counter("features") as add:
+        ref = load_reference(source, ex, allow_small=allow_small, progress=add)
     save_reference(ref, out, ex)
     typer.echo(f"{out}: {ref.n} images, {ex.key}")
 
