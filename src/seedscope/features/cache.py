@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from seedscope.errors import SeedscopeError
 from seedscope.features.base import FeatureExtractor
 from seedscope.store import (
     KEY_SCHEMA,
@@ -52,6 +53,8 @@ def sweep_features(
 
     Returns the (prompt_id, seed) keys sorted and the matching (N, dim) float32 array.
     """
+    if batch_size < 1:
+        raise SeedscopeError(f"--batch-size must be at least 1, not {batch_size}.")
     opened = open_sweep(sweep)
     path = opened.path
     folder = path / "features" / extractor.key

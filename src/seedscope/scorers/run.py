@@ -71,6 +71,8 @@ def score_sweep(
     options = options or {}
     if engine not in ("local", "ray"):
         raise SeedscopeError(f"unknown engine {engine!r}; use local or ray.")
+    if batch_size < 1:
+        raise SeedscopeError(f"--batch-size must be at least 1, not {batch_size}.")
     scorers = [get_scorer(n, **options.get(n, {})) for n in names]
     if not scorers:
         raise SeedscopeError("no scorers given; name some with --scorers.")
