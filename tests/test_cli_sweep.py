@@ -146,6 +146,13 @@ def test_full_disk(
     assert not list((out / "images").glob("*.parquet"))
 
 
+def test_unknown_engine_leaves_no_directory(tiny_sd_dir: Path, tmp_path: Path, cli: Cli) -> None:
+    prompts = write_prompts(tmp_path / "p.txt", ["a cat"])
+    code, _, err = cli([*sweep_args(tiny_sd_dir, prompts, tmp_path / "o"), "--engine", "magic"])
+    assert code == 2 and "unknown engine 'magic'" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_no_traceback_in_a_real_process(tmp_path: Path) -> None:
     args = ["sweep", "--model", "x", "--prompts", str(tmp_path / "none.txt"), "--seeds", "0-3"]
     proc = run_process([*args, "--out", str(tmp_path / "o")], timeout=120)

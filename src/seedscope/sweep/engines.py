@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 Advance = Callable[[int], None]
 
+ENGINES = ("local", "ray")
+
 
 class Engine(Protocol):
     """Run every task, write each finished shard through `sink`, report images done."""
@@ -174,4 +176,4 @@ def make_engine(name: str, pipe: Any = None, **ray_options: Any) -> Engine:
         return LocalEngine(pipe)
     if name == "ray":
         return RayEngine(**ray_options)
-    raise SeedscopeError(f"unknown engine {name!r}; use 'local' or 'ray'.")
+    raise SeedscopeError(f"unknown engine {name!r}; use {' or '.join(ENGINES)}.")

@@ -35,7 +35,7 @@ from seedscope.store import (
     disk_full_error,
     remove_temp_files,
 )
-from seedscope.sweep.engines import make_engine
+from seedscope.sweep.engines import ENGINES, make_engine
 from seedscope.sweep.plan import SweepPlan, compare, read_plan, read_prompt_table, seeds_field
 from seedscope.sweep.progress import ImagesProgress
 from seedscope.sweep.prompts import load_prompts, prompts_hash
@@ -124,6 +124,8 @@ def _check_options(opts: SweepOptions) -> None:
         raise SeedscopeError(f"--steps must be at least 1, not {opts.steps}.")
     if opts.batch_size < 1:
         raise SeedscopeError(f"--batch-size must be at least 1, not {opts.batch_size}.")
+    if opts.engine not in ENGINES:
+        raise SeedscopeError(f"unknown engine {opts.engine!r}; use {' or '.join(ENGINES)}.")
     if opts.shard_prompts < 1 or opts.shard_seeds < 1:
         raise SeedscopeError("--shard-prompts and --shard-seeds must be at least 1.")
     if opts.generator_device not in ("cpu", "cuda", "mps") and not opts.generator_device.startswith(
