@@ -36,7 +36,7 @@ def test_hub_id_from_local_cache(
     out = make_sweep_dir(
         tmp_path / "s", "tiny/sd", prompts=["a cat"], seeds="0", steps=1, guidance=0.0
     )
-    assert (out / "images").glob("*.parquet")
+    assert len(list((out / "images").glob("*.parquet"))) == 1
     with pytest.raises(SeedscopeError, match=re.escape("huggingface-cli download other/model")):
         resolve_model("other/model")
 
