@@ -37,7 +37,7 @@ class TrainConfig:
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
     unet_steps: int = 8_000
-    decoder_steps: int = 4_000
+    decoder_steps: int = 3_000
     decoder_lr: float = 5e-4
     unet_batch: int = 32
     unet_lr: float = 5e-4
