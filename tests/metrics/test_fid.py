@@ -171,6 +171,14 @@ def test_reference_npz_round_trip(tmp_path: Path) -> None:
     got = load_reference(tmp_path / "ref.npz", Four())
     assert got.n == 10 and np.array_equal(got.mean, ref.mean) and np.array_equal(got.cov, ref.cov)
     assert got.features is not None and np.array_equal(got.features, feats)
+
+    class FourResized(Four):
+        default_preprocess = "none"
+        preprocess = "legacy_pytorch"
+
+    # Statistics of one preprocessing are never compared with features of another.
+    with pytest.raises(SeedscopeError, match="four@legacy_pytorch"):
+        load_reference(tmp_path / "ref.npz", FourResized())
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(SeedscopeError, match="cannot read"):
         load_reference(tmp_path / "bad.npz", Four())

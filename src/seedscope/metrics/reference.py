@@ -81,8 +81,8 @@ def source_features(
     )
 
 
-def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
-    """Mean, covariance, image count and (if saved) features of an .npz statistics file."""
+def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None, str | None]:
+    """Mean, covariance, image count, (if saved) features and extractor key of an .npz file."""
     try:
         with np.load(p) as z:
             if "mu" not in z or "sigma" not in z:
@@ -92,7 +92,8 @@ def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
                 )
             feats = z["features"] if "features" in z.files else None
             n = int(z["n"]) if "n" in z else (len(feats) if feats is not None else 0)
-            return z["mu"], z["sigma"], n, feats
+            key = str(z["extractor"]) if "extractor" in z.files else None
+            return z["mu"], z["sigma"], n, feats, key
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise SeedscopeError(
             f"cannot read {str(p)!r} as .npz statistics; save them with `seedscope fid-stats`."
@@ -109,7 +110,12 @@ def load_reference(
     """Reference statistics; stops if empty or (unless allowed) smaller than the dimension."""
     p = Path(source)
     if p.suffix == ".npz" and p.is_file():
-        mu, sigma, n, feats = _read_npz(p)
+        mu, sigma, n, feats, key = _read_npz(p)
+        if key is not None and key != extractor.key:
+            raise SeedscopeError(
+                f"{p} holds statistics of {key} features but {extractor.key} features were asked"
+                " for; make the statistics again with the same extractor and --resize."
+            )
         if mu.shape != (extractor.dim,):
             raise SeedscopeError(
                 f"{p} holds {mu.shape[0]}-d statistics but the {extractor.name} features "
