@@ -1,6 +1,9 @@
-"""Seconds per image of every available scorer and feature extractor (CPU, batch of images).
+"""Seconds per image of every available scorer and feature extractor, against generating one.
 
-Run: python benchmarks/bench_scores.py [--n 32] [--size 256]
+The baseline, timed in the same run, is the bundled world model generating the same number of
+images (20 DDIM steps, batch n); the ratio column is part / generation (lower is cheaper).
+
+Run: python benchmarks/bench_scores.py [--n 32] [--size 256] [--only world,grayscale]
 """
 
 from __future__ import annotations
@@ -32,33 +35,59 @@ def images(n: int, size: int) -> list[Image.Image]:
     return out
 
 
+def generation_seconds(n: int) -> float:
+    """Seconds per image of the bundled world model (20 DDIM steps, one batch of n)."""
+    import torch
+
+    from seedscope.world import load_pipeline
+
+    pipe = load_pipeline()
+    gens = [torch.Generator().manual_seed(i) for i in range(n)]
+    pipe(["a red circle"], num_inference_steps=2)  # warm-up
+    t = time.perf_counter()
+    pipe(["a red circle"] * n, generator=gens, num_inference_steps=20, guidance_scale=4.0)
+    return (time.perf_counter() - t) / n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--only", default="", help="Comma-separated scorer/extractor names.")
     a = ap.parse_args()
+    only = {x for x in a.only.split(",") if x}
     ims = images(a.n, a.size)
-    ctx = Context(prompts=["a photo"] * a.n)
-    print(f"| part | seconds / image ({a.n} images, {a.size}x{a.size}) |")
-    print("|---|---|")
+    ctx = Context(prompts=["a red circle"] * a.n)
+    base = generation_seconds(a.n)
+    print(f"| part | seconds / image ({a.n} images, {a.size}x{a.size}) | ratio to generating |")
+    print("|---|---|---|")
+    print(f"| baseline: world model generation, 20 steps | {base:.4f} | 1 |")
+
+    def row(label: str, seconds: float) -> None:
+        print(f"| {label} | {seconds:.4f} | {seconds / base:.3f} |")
+
     for name in scorers.available():
+        if only and name not in only:
+            continue
         try:
             s = scorers.get_scorer(name)
-            s.score(ims[:1], Context(prompts=["a photo"]))  # warm-up (model loading)
+            s.score(ims[:1], Context(prompts=["a red circle"]))  # warm-up (model loading)
             t = time.perf_counter()
             s.score(ims, ctx)
-            print(f"| scorer {name} | {(time.perf_counter() - t) / a.n:.4f} |")
+            row(f"scorer {name}", (time.perf_counter() - t) / a.n)
         except SeedscopeError as err:
-            print(f"| scorer {name} | not available: {err} |")
+            print(f"| scorer {name} | not available: {err} | |")
     for name in features.available():
+        if only and name not in only:
+            continue
         try:
             ex = features.get_extractor(name)
             ex.extract(ims[:1])
             t = time.perf_counter()
             ex.extract(ims)
-            print(f"| features {ex.key} ({ex.dim}-d) | {(time.perf_counter() - t) / a.n:.4f} |")
+            row(f"features {ex.key} ({ex.dim}-d)", (time.perf_counter() - t) / a.n)
         except SeedscopeError as err:
-            print(f"| features {name} | not available: {err} |")
+            print(f"| features {name} | not available: {err} | |")
 
 
 if __name__ == "__main__":
