@@ -98,6 +98,10 @@ def test_bad_input_is_one_sentence_exit_2(sweep: Path, tmp_path: Path) -> None:
     )
     r = run_process(["score", str(sweep), "--scorers", "grayscale,nope"])
     assert r.returncode == 2 and "unknown scorer 'nope'" in r.stderr
+    r = run_process(
+        ["score", str(sweep), "--scorers", "grayscale", "--option", "graysale.threshold=6"]
+    )
+    assert r.returncode == 2 and "'graysale'" in r.stderr
     r = run_process(["score", str(sweep), "--batch-size", "0"])
     assert r.returncode == 2 and "--batch-size" in r.stderr
     assert not (sweep / "scores").exists()

@@ -103,11 +103,17 @@ def score(
     from seedscope.scorers.run import score_sweep
 
     names = _names(scorers)
+    options = _options(option)
+    stray = sorted(set(options) - set(names))
+    if stray:
+        raise SeedscopeError(
+            f"--option names scorer {stray[0]!r}, which is not among --scorers ({', '.join(names)})."
+        )
     with _bar("scoring") as update:
         counts = score_sweep(
             sweep,
             names,
-            options=_options(option),
+            options=options,
             engine=engine,
             batch_size=batch_size,
             progress=update,
