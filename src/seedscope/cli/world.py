@@ -99,6 +99,10 @@ def train_cmd(
     unet_steps: Annotated[
         int | None, typer.Option("--unet-steps", help="UNet training steps (default 8000).")
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="torch threads (default 1; use more on a free machine)."),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -137,6 +141,8 @@ def train_cmd(
         cfg = TrainConfig()
         if unet_steps is not None:
             cfg = dataclasses.replace(cfg, unet_steps=unet_steps)
+        if threads is not None:
+            cfg = dataclasses.replace(cfg, threads=threads)
         export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run(stages[part])
         if install:
             dest = weights_path()
