@@ -27,7 +27,8 @@ VAE_CONFIG: dict[str, Any] = dict(
     block_out_channels=(16, 32, 64),
     layers_per_block=1,
     latent_channels=4,
-    norm_num_groups=16,
+    # Groups of 4 channels: one-channel groups (instance norm) would erase each image's colours.
+    norm_num_groups=4,
     sample_size=64,
 )
 TEXT_CONFIG: dict[str, Any] = dict(
@@ -49,7 +50,7 @@ UNET_CONFIG: dict[str, Any] = dict(
     layers_per_block=1,
     cross_attention_dim=128,
     attention_head_dim=8,
-    norm_num_groups=32,
+    norm_num_groups=16,
 )
 SCHEDULER_CONFIG: dict[str, Any] = dict(
     num_train_timesteps=1000,

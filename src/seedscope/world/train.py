@@ -32,10 +32,11 @@ class TrainConfig:
 
     n_scenes: int = 40_000
     data_seed: int = 0
-    vae_steps: int = 1_000
+    vae_steps: int = 2_500
     vae_batch: int = 16
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
+    vae_colour: float = 1.0
     unet_steps: int = 8_000
     decoder_steps: int = 3_000
     decoder_lr: float = 5e-4
@@ -151,6 +152,9 @@ class Trainer:
             rec = vae.decode(post.sample()).sample
             # L1 reconstruction + tiny KL, as in the Stable Diffusion autoencoder (Rombach et al. 2022).
             loss = (rec - x).abs().mean() + self.cfg.vae_kl * post.kl().mean()
+            # Colour anchor: three latent channels follow the 4x4 mean colour, so hue is never lost.
+            pooled = torch.nn.functional.avg_pool2d(x, 4)
+            loss = loss + self.cfg.vae_colour * (post.mean[:, :3] - pooled).pow(2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -265,7 +269,10 @@ class Trainer:
             unet.load_state_dict(ck["unet"])
             te.load_state_dict(ck["te"])
             opt.load_state_dict(ck["opt"])
-            ema.load_state_dict(ck["ema"])
+            if "ema" in ck:  # absent after a warm start onto new latents: average afresh
+                ema.load_state_dict(ck["ema"])
+            else:
+                ema = EMAModel(params, decay=self.cfg.ema_decay)
             step = ck["step"]
         if step >= self.cfg.unet_steps:
             self._export(pipe, ema)
