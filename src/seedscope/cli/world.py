@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -152,6 +152,15 @@ def train_cmd(
             err.print(f"installed {export} -> {dest}")
 
 
+def _finite(value: Any) -> Any:
+    """NaN (an undefined share) as JSON null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
 @world_app.command("evaluate")
 def evaluate_cmd(
     prompts: Annotated[
@@ -182,6 +191,6 @@ def evaluate_cmd(
         texts, model=model, n=n, seeds=seeds, batch_size=batch_size, progress=not as_json
     )
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(_finite(result), indent=2))
     else:
         typer.echo(format_report(result))
