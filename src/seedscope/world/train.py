@@ -111,6 +111,15 @@ class Trainer:
         return z["images"], [str(c) for c in z["captions"]]
 
     # -- helpers --------------------------------------------------------------------------------
+    def _log(self, stage: str, step: int, total: int, losses: list[float], t0: float) -> float:
+        """Every log_every steps: report mean loss and speed, empty losses; returns the new t0."""
+        if step % self.cfg.log_every:
+            return t0
+        rate = len(losses) / (time.time() - t0)
+        self.say(f"{stage} step {step}/{total} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
+        losses.clear()
+        return time.time()
+
     def _save(self, name: str, state: dict[str, Any]) -> None:
         import torch
 
@@ -160,12 +169,7 @@ class Trainer:
             opt.step()
             step += 1
             losses.append(loss.item())
-            if step % self.cfg.log_every == 0:
-                rate = len(losses) / (time.time() - t0)
-                self.say(
-                    f"vae step {step}/{self.cfg.vae_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)"
-                )
-                t0, losses = time.time(), []
+            t0 = self._log("vae", step, self.cfg.vae_steps, losses, t0)
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.vae_steps:
                 self._save(
                     "vae.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
@@ -233,12 +237,7 @@ class Trainer:
             opt.step()
             step += 1
             losses.append(loss.item())
-            if step % self.cfg.log_every == 0:
-                rate = len(losses) / (time.time() - t0)
-                self.say(
-                    f"decoder step {step}/{self.cfg.decoder_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)"
-                )
-                t0, losses = time.time(), []
+            t0 = self._log("decoder", step, self.cfg.decoder_steps, losses, t0)
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.decoder_steps:
                 self._save(
                     "decoder.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
@@ -275,7 +274,6 @@ class Trainer:
                 ema = EMAModel(params, decay=self.cfg.ema_decay)
             step = ck["step"]
         if step >= self.cfg.unet_steps:
-            self._export(pipe, ema)
             return
         noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
         ac = noise_sched.alphas_cumprod
@@ -321,12 +319,7 @@ class Trainer:
             ema.step(params)
             step += 1
             losses.append(loss.item())
-            if step % self.cfg.log_every == 0:
-                rate = len(losses) / (time.time() - t0)
-                self.say(
-                    f"unet step {step}/{self.cfg.unet_steps} loss {np.mean(losses):.4f} ({rate:.2f} it/s)"
-                )
-                t0, losses = time.time(), []
+            t0 = self._log("unet", step, self.cfg.unet_steps, losses, t0)
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.unet_steps:
                 self._save(
                     "unet.pt",
@@ -340,7 +333,6 @@ class Trainer:
                 )
                 if step % (2 * self.cfg.checkpoint_every) == 0:
                     self._export(pipe, ema)
-        self._export(pipe, ema)
 
     def _export(self, pipe: Any, ema: Any) -> Path:
         """Save the EMA weights as a diffusers pipeline folder (fp16 safetensors) in workdir/export."""
