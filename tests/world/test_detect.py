@@ -33,8 +33,12 @@ def test_shipped_detector_accuracy(detector):
     assert acc["mask_iou"] >= 0.85, acc
     for mode in ("grayscale", "border", "sky"):
         assert acc[mode] >= 0.95, (mode, acc)
-    # Painted words are the hardest mode to read at 64x64.
-    assert acc["text"] >= 0.85, acc
+    # Painted words are the hardest mode to read at 64x64; a rare mode must be found, not
+    # just be absent most of the time.
+    assert acc["text"] >= 0.90, acc
+    for mode in ("grayscale", "border", "sky", "text"):
+        assert acc[f"{mode}_recall"] >= 0.80, (mode, acc)
+        assert acc[f"{mode}_precision"] >= 0.80, (mode, acc)
 
 
 def test_centroid_and_area_follow_the_mask(detector):
