@@ -97,7 +97,11 @@ def train_cmd(
         ),
     ] = "all",
     unet_steps: Annotated[
-        int | None, typer.Option("--unet-steps", help="UNet training steps (default 8000).")
+        int | None,
+        typer.Option(
+            "--unet-steps",
+            help="UNet training steps (default 12000; the learning rate decays over them).",
+        ),
     ] = None,
     threads: Annotated[
         int | None,

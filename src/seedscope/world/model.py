@@ -22,13 +22,15 @@ DEFAULT_GUIDANCE = 4.0
 VAE_CONFIG: dict[str, Any] = dict(
     in_channels=3,
     out_channels=3,
-    down_block_types=("DownEncoderBlock2D",) * 3,
-    up_block_types=("UpDecoderBlock2D",) * 3,
-    block_out_channels=(16, 32, 64),
+    # One downsampling step: 32x32x4 latents keep the small objects' shapes (16x16 blurred them).
+    down_block_types=("DownEncoderBlock2D",) * 2,
+    up_block_types=("UpDecoderBlock2D",) * 2,
+    block_out_channels=(16, 32),
     layers_per_block=1,
     latent_channels=4,
-    # Groups of 4 channels: one-channel groups (instance norm) would erase each image's colours.
-    norm_num_groups=4,
+    # One group (layer norm): per-group normalisation erases the image's colours (with one
+    # channel per group entirely, with four mostly); across all channels, colour survives.
+    norm_num_groups=1,
     sample_size=64,
 )
 TEXT_CONFIG: dict[str, Any] = dict(
@@ -41,12 +43,13 @@ TEXT_CONFIG: dict[str, Any] = dict(
     projection_dim=128,
 )
 UNET_CONFIG: dict[str, Any] = dict(
-    sample_size=16,
+    sample_size=32,
     in_channels=4,
     out_channels=4,
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    block_out_channels=(64, 128, 128),
+    # Attention only at 8x8 and 4x4: at 16x16 it would cost 35% more time per step on a CPU.
+    down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+    block_out_channels=(32, 64, 128, 128),
     layers_per_block=1,
     cross_attention_dim=128,
     attention_head_dim=8,
