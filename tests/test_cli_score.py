@@ -110,6 +110,10 @@ def test_bad_input_is_one_sentence_exit_2(sweep: Path, tmp_path: Path) -> None:
         ["fid-seeds", str(sweep), "--ref", str(tmp_path / "empty"), "--extractor", "gram"]
     )
     assert r.returncode == 2 and "empty" in r.stderr
+    # The world extractor has its own fixed preprocessing: --resize is refused, not ignored.
+    args = ["--ref", str(tmp_path / "empty"), "--extractor", "world", "--resize", "bilinear"]
+    r = run_process(["fid-seeds", str(sweep), *args])
+    assert r.returncode == 2 and "resize" in r.stderr and "Traceback" not in r.stderr
     assert not (sweep / "analysis").exists()
 
 

@@ -172,3 +172,12 @@ def test_sweep_without_shards_is_empty(tmp_path: Path) -> None:
     assert sweep.images().num_rows == 0
     assert sweep.images(["prompt_id", "seed"]).column_names == ["prompt_id", "seed"]
     assert list(sweep.iter_batches()) == []
+
+
+def test_empty_sweep_has_the_same_columns_as_a_generated_one(
+    tmp_path: Path, sweep_dir: Path
+) -> None:
+    (tmp_path / "sweep.json").write_text("{}")
+    empty = open_sweep(tmp_path).images().schema
+    generated = open_sweep(sweep_dir).images().schema.remove_metadata()
+    assert empty.remove_metadata() == generated

@@ -41,6 +41,20 @@ KEYS = ("prompt_id", "seed")
 KEY_SCHEMA = pa.schema([("prompt_id", pa.int64()), ("seed", pa.int64())])
 """The key of every per-image table: images, scores and features."""
 
+IMAGE_SCHEMA = pa.schema(
+    [
+        ("prompt_id", pa.int64()),
+        ("seed", pa.int64()),
+        ("prompt", pa.string()),
+        ("set", pa.string()),
+        ("noise_sha256", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("png", pa.binary()),
+    ]
+)
+"""Columns of an image shard (the contract needs prompt_id, prompt, seed, png, noise_sha256)."""
+
 
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
@@ -246,15 +260,7 @@ class Sweep:
         """All image rows as one pyarrow Table (optionally only `columns`)."""
         cols = list(columns) if columns is not None else None
         if not self.shards:
-            empty = pa.table(
-                {
-                    "prompt_id": pa.array([], pa.int64()),
-                    "prompt": pa.array([], pa.string()),
-                    "seed": pa.array([], pa.int64()),
-                    "png": pa.array([], pa.binary()),
-                    "noise_sha256": pa.array([], pa.string()),
-                }
-            )
+            empty = IMAGE_SCHEMA.empty_table()
             return empty.select(cols) if cols else empty
         return self._dataset().to_table(columns=cols)
 

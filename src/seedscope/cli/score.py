@@ -199,7 +199,12 @@ def fid_seeds(
     ref: Annotated[
         Path, typer.Option(help="Reference: image folder, sweep directory or .npz statistics.")
     ],
-    resize: Annotated[str, typer.Option(help="Resize mode.")] = "clean",
+    resize: Annotated[
+        str | None,
+        typer.Option(
+            help="Resize mode, for extractors that resize (inception, gram; default clean)."
+        ),
+    ] = None,
     extractor: Annotated[
         str, typer.Option(help="Feature extractor (inception for FID proper).")
     ] = "inception",
@@ -214,11 +219,8 @@ def fid_seeds(
     from seedscope.features import get_extractor
     from seedscope.metrics.per_seed import metrics_by_seed
 
-    ex = (
-        get_extractor(extractor, resize=resize)
-        if extractor in ("inception", "gram")
-        else get_extractor(extractor)
-    )
+    # An extractor without a resize option refuses --resize with one sentence, not silently.
+    ex = get_extractor(extractor, **({} if resize is None else {"resize": resize}))
     with _counter("features") as add:
         table, path = metrics_by_seed(
             sweep, ref, ex, with_kid=kid, allow_small=allow_small, progress=add

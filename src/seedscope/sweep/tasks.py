@@ -12,27 +12,13 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from seedscope.models import ModelRef, check_size, load_pipeline, parse_dtype, set_scheduler
-from seedscope.store import atomic_write_parquet, encode_png, key_pairs
+from seedscope.store import IMAGE_SCHEMA, atomic_write_parquet, encode_png, key_pairs
 from seedscope.sweep.generate import BatchGenerator, BatchResult
 from seedscope.sweep.shards import META_PAIRS, META_ROWS, Shard, pairs_digest, shard_path
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-IMAGE_SCHEMA = pa.schema(
-    [
-        ("prompt_id", pa.int64()),
-        ("seed", pa.int64()),
-        ("prompt", pa.string()),
-        ("set", pa.string()),
-        ("noise_sha256", pa.string()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("png", pa.binary()),
-    ]
-)
-"""Columns of an image shard (the contract needs prompt_id, prompt, seed, png, noise_sha256)."""
 
 
 @dataclass(frozen=True)
