@@ -17,7 +17,7 @@ MAX_TOKENS = 32
 
 # Default sampler settings of the bundled model (used by `--model world` unless overridden).
 DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 4.0
+DEFAULT_GUIDANCE = 6.0
 
 VAE_CONFIG: dict[str, Any] = dict(
     in_channels=3,
