@@ -135,19 +135,6 @@ class ScoreWorker:
         return score_images([s for s in self.scorers if s.name in todo], pngs, prompts)
 
 
-def _init_ray() -> Any:
-    """The ray module, initialised (RAY_ADDRESS or a local cluster)."""
-    try:
-        import ray
-    except ImportError as err:
-        raise SeedscopeError(
-            "the ray engine needs Ray; install it with `pip install 'seedscope[ray]'`."
-        ) from err
-    if not ray.is_initialized():
-        ray.init(log_to_driver=False, include_dashboard=False)
-    return ray
-
-
 def _score_on_ray(
     jobs: Iterator[Job],
     names: list[str],
@@ -156,7 +143,9 @@ def _score_on_ray(
     write: Write,
 ) -> None:
     """Score jobs on a pool of actors, two batches in flight per actor; write each as it arrives."""
-    ray = _init_ray()
+    from seedscope.sweep.engines import init_ray
+
+    ray = init_ray()
     n_actors = max(1, min(int(ray.cluster_resources().get("CPU", 1)), max_actors))
     actor_cls = ray.remote(num_cpus=1)(ScoreWorker)
     actors = [actor_cls.remote(names, options) for _ in range(n_actors)]

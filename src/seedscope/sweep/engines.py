@@ -88,6 +88,19 @@ class ShardWorker:
         return produce_shard(self.gen, task, self.spec.batch_size, self.pool, lambda t: t).result()
 
 
+def init_ray(address: str | None = None) -> Any:
+    """The ray module, initialised (address, RAY_ADDRESS or a local cluster)."""
+    try:
+        import ray
+    except ImportError as err:
+        raise SeedscopeError(
+            "the ray engine needs Ray; install it with `pip install 'seedscope[ray]'`."
+        ) from err
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
 class RayEngine:
     """Shards as Ray actor calls, one model per actor; the driver writes every shard.
 
@@ -110,15 +123,7 @@ class RayEngine:
         self.cpus_per_worker = cpus_per_worker
 
     def _init(self) -> Any:
-        try:
-            import ray
-        except ImportError as err:
-            raise SeedscopeError(
-                "the ray engine needs Ray; install it with `pip install 'seedscope[ray]'`."
-            ) from err
-        if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-        return ray
+        return init_ray(self.address)
 
     def _worker_count(self, ray: Any, n_tasks: int) -> int:
         if self.workers:
