@@ -6,6 +6,7 @@ import sys
 
 # Command modules register themselves on `app` when imported.
 from seedscope.cli import score as _score  # noqa: F401
+from seedscope.cli import sql as _sql  # noqa: F401
 from seedscope.cli import sweep as _sweep  # noqa: F401
 from seedscope.cli import world as _world  # noqa: F401
 from seedscope.cli._app import app
