@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import seedscope
+from fixtures.cli import Cli
 
 
 def _script() -> Path:
@@ -33,11 +34,11 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 USAGE = {
-    "unknown option on score": (["score", "{tmp}", "--quiet"], "score", "No such option: --quiet"),
+    "unknown option on score": (["score", "{tmp}", "--quiet"], "score", "--quiet"),
     "unknown option on sweep": (
         ["sweep", "--model", "x", "--prompts", "p", "--seeds", "0", "--out", "o", "--frob"],
         "sweep",
-        "No such option: --frob",
+        "--frob",
     ),
     "sweep without options": (["sweep"], "sweep", "Missing option '--model'"),
     "missing argument": (["score"], "score", "Missing argument"),
@@ -62,6 +63,8 @@ def test_usage_error_is_short_and_exits_2(case: str, tmp_path: Path) -> None:
     assert lines[0].startswith(f"Usage: {prog} "), proc.stderr
     assert re.fullmatch(rf"Try '{prog} (--help|-h)' for help\.", lines[1]), proc.stderr
     assert lines[-1].startswith("Error: ") and message in lines[-1], proc.stderr
+    if "unknown option" in case:  # click words it "No such option: --x" or "No such option '--x'"
+        assert "No such option" in lines[-1]
     assert len(lines) <= 5 and proc.stdout == ""
 
 
@@ -91,3 +94,16 @@ def test_commands_listed_in_the_order_a_user_meets_them() -> None:
     out = _run(["--help"]).stdout
     found = [m for m in re.findall(r"^\W*([a-z][a-z-]+) ", out, re.MULTILINE) if m in ORDER]
     assert found == list(ORDER), out
+
+
+def test_interrupt_exits_130_with_a_resume_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    import seedscope.scorers.run as run
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "score_sweep", interrupted)
+    code, _, err = cli(["score", str(tmp_path)])
+    assert code == 130 and "run the same command again to resume" in err
