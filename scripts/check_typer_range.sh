@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Rerun the command-line usage tests on other typer versions: check_typer_range.sh 0.19.2 0.29.2 ...
-# Each version goes into a throwaway venv (/tmp) that takes everything else from ./.venv.
+# Each version goes into a throwaway venv (/tmp) that takes everything else from ./.venv (or $VENV).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-SITE=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+PY=${VENV:-.venv}/bin/python
+SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 for version in "$@"; do
   venv=$(mktemp -d /tmp/seedscope-typer-XXXX)
-  .venv/bin/python -m venv --without-pip "$venv"
-  .venv/bin/python -m pip --python "$venv/bin/python" install -q "typer==$version" >/dev/null 2>&1 \
+  "$PY" -m venv --without-pip "$venv"
+  "$PY" -m pip --python "$venv/bin/python" install -q "typer==$version" >/dev/null 2>&1 \
     || { echo "typer $version: could not install"; continue; }
   venv_site=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   echo "$SITE" >"$venv_site/zz_seedscope_deps.pth" # after the venv's own typer and click
