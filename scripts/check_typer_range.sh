@@ -10,7 +10,7 @@ for version in "$@"; do
   venv=$(mktemp -d /tmp/seedscope-typer-XXXX)
   "$PY" -m venv --without-pip "$venv"
   "$PY" -m pip --python "$venv/bin/python" install -q "typer==$version" >/dev/null 2>&1 \
-    || { echo "typer $version: could not install"; continue; }
+    || { echo "typer $version: could not install"; rm -rf "$venv"; continue; }
   venv_site=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   echo "$SITE" >"$venv_site/zz_seedscope_deps.pth" # after the venv's own typer and click
   printf '#!%s\nfrom seedscope.cli import main\nmain()\n' "$venv/bin/python" >"$venv/bin/seedscope"
