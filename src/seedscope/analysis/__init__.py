@@ -1,0 +1,1 @@
+"""Analyses over a sweep's tables: per-seed metrics, rankings, maps, fingerprints (Xu et al. 2024)."""
