@@ -274,7 +274,7 @@ def test_runner_contract(kind: str, name: str, sweep: Path) -> None:
     ident = json.loads((folder / "identity.json").read_text())
     assert ident["producer"] == name and ident == producer.identity.to_dict()
     counts = score_sweep(sweep, names, features=feats, batch_size=4)
-    assert counts == {producer.slug: 8}
+    assert counts == {name if kind == "scores" else producer.folder: 8}
     files = shard_paths(folder, "")
     rows = [r for f in files for r in pq.read_table(f, columns=["prompt_id", "seed"]).to_pylist()]
     keys = [(r["prompt_id"], r["seed"]) for r in rows]
