@@ -23,6 +23,7 @@ __all__ = [
     "bootstrap_counts",
     "bootstrap_seed_means",
     "heldout_gap_test",
+    "fisher_z_interval",
     "overlap_test",
     "percentile_ci",
     "permutation_gap_test",
@@ -88,15 +89,17 @@ def bootstrap_counts(n: int, reps: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _count_chunks(
-    n: int, reps: int, rng: np.random.Generator, chunk: int
+    n: int, reps: int, rng: np.random.Generator, chunk: int | None
 ) -> Iterator[tuple[slice, np.ndarray]]:
+    # Large chunks: BLAS repacks the (P, S) operand on every call, so few calls are fastest.
+    chunk = chunk or max(16, min(reps, 2**26 // (4 * max(n, 1))))
     for r0 in range(0, reps, chunk):
         r1 = min(reps, r0 + chunk)
         yield slice(r0, r1), bootstrap_counts(n, r1 - r0, rng).astype(np.float32)
 
 
 def bootstrap_seed_means(
-    values: np.ndarray, reps: int, rng: np.random.Generator, *, chunk: int = 64
+    values: np.ndarray, reps: int, rng: np.random.Generator, *, chunk: int | None = None
 ) -> np.ndarray:
     """(reps, S) per-seed means, each over a bootstrap resample of the prompts (float32 matmuls)."""
     v = np.asarray(values)
@@ -124,6 +127,22 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray,
     a = (1.0 - level) / 2.0
     lo, hi = np.nanpercentile(np.asarray(samples, np.float64), [100 * a, 100 * (1 - a)], axis=0)
     return lo, hi
+
+
+def fisher_z_interval(
+    estimate: float, replicates: np.ndarray, level: float = 0.95
+) -> tuple[float, float]:
+    """Normal bootstrap interval of a correlation on Fisher's z scale, centred on the estimate.
+
+    Used where resampled replicates are biased (a resampled mean is noisier than the observed
+    one, so rho between resampled means sits below the observed rho): only their spread is used.
+    """
+    r = np.asarray(replicates, np.float64)
+    r = r[~np.isnan(r)]
+    z = np.arctanh(np.clip(r, -0.999999, 0.999999))
+    half = float(sps.norm.ppf((1 + level) / 2) * z.std(ddof=1))
+    centre = float(np.arctanh(np.clip(estimate, -0.999999, 0.999999)))
+    return float(np.tanh(centre - half)), float(np.tanh(centre + half))
 
 
 def rank_rows(x: np.ndarray) -> np.ndarray:
@@ -287,7 +306,7 @@ def _shares(
 
 
 def variance_decomposition_bootstrap(
-    values: np.ndarray, reps: int, rng: np.random.Generator, *, chunk: int = 64
+    values: np.ndarray, reps: int, rng: np.random.Generator, *, chunk: int | None = None
 ) -> dict[str, np.ndarray]:
     """`variance_decomposition` on `reps` bootstrap resamples of the prompts, vectorised.
 
