@@ -1,1 +1,1 @@
-"""Analyses over a sweep: rankings with intervals, consistency, style and layout maps, composition."""
+"""Analyses over a sweep's tables: per-seed metrics, rankings, maps, fingerprints (Xu et al. 2024)."""
