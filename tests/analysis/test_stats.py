@@ -63,9 +63,7 @@ def test_overlap_p_value_matches_simulation() -> None:
     assert res["expected"] == pytest.approx(2.0)
     # Brute force: overlap of the top-10 of `a` with 10 random seeds.
     top_a = set(np.argsort(-a)[:10].tolist())
-    sims = np.array(
-        [len(top_a & set(rng.permutation(50)[:10].tolist())) for _ in range(20000)]
-    )
+    sims = np.array([len(top_a & set(rng.permutation(50)[:10].tolist())) for _ in range(20000)])
     assert res["p_value"] == pytest.approx((sims >= res["overlap"]).mean(), abs=0.01)
     bottom = st.overlap_test(a, b, 10, top=False)
     assert bottom["overlap"] == len(
@@ -99,9 +97,10 @@ def test_heldout_test_has_its_stated_false_positive_rate_on_null_tables() -> Non
     hits = 0
     for _ in range(200):
         v = rng.normal(size=(30, 1)) + rng.normal(size=(30, 15))
-        hits += st.heldout_gap_test(v[:15], v[15:], higher_is_better=True, reps=199, rng=rng)[
-            "p_value"
-        ] < 0.05
+        hits += (
+            st.heldout_gap_test(v[:15], v[15:], higher_is_better=True, reps=199, rng=rng)["p_value"]
+            < 0.05
+        )
     lo, hi = _false_positive_band(200)
     assert lo <= hits <= hi
 

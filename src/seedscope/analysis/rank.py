@@ -239,8 +239,8 @@ def rank_seeds(
         table[f"{metric}@{name_a}"] = cons.mean_a
         table[f"{metric}@{name_b}"] = cons.mean_b
         if settings.test in ("heldout", "both"):
-            res = st.heldout_gap_test(
-                g[mask], g[~mask], higher_is_better=higher, reps=9999, rng=rng
+            res: dict[str, Any] = dict(
+                st.heldout_gap_test(g[mask], g[~mask], higher_is_better=higher, reps=9999, rng=rng)
             )
             res["best"] = int(seeds[int(res["best"])])
             res["worst"] = int(seeds[int(res["worst"])])
@@ -250,14 +250,16 @@ def rank_seeds(
             )
             tests["heldout"] = res
         if settings.test in ("permutation", "both"):
-            res = st.permutation_gap_test(g, reps=settings.permutations, rng=rng)
+            res = dict(st.permutation_gap_test(g, reps=settings.permutations, rng=rng))
             res["test"] = (
                 "max-min gap of per-seed means against seed labels permuted within each "
                 f"prompt ({settings.permutations} permutations, all prompts)"
             )
             tests["permutation"] = res
     elif per_seed_sets is not None:
-        a, b = (t.set_index("seed")[metric].reindex(table["seed"]).to_numpy() for t in per_seed_sets)
+        a, b = (
+            t.set_index("seed")[metric].reindex(table["seed"]).to_numpy() for t in per_seed_sets
+        )
         table[f"{metric}@{name_a}"], table[f"{metric}@{name_b}"] = a, b
         ok = ~(np.isnan(a) | np.isnan(b))
         from scipy import stats as sps

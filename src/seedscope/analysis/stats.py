@@ -22,8 +22,9 @@ __all__ = [
     "Grid",
     "bootstrap_counts",
     "bootstrap_seed_means",
-    "heldout_gap_test",
     "fisher_z_interval",
+    "heldout_gap_test",
+    "normal_interval",
     "overlap_test",
     "percentile_ci",
     "permutation_gap_test",
@@ -127,6 +128,18 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray,
     a = (1.0 - level) / 2.0
     lo, hi = np.nanpercentile(np.asarray(samples, np.float64), [100 * a, 100 * (1 - a)], axis=0)
     return lo, hi
+
+
+def normal_interval(
+    estimate: float,
+    replicates: np.ndarray,
+    level: float = 0.95,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> tuple[float, float]:
+    """Estimate +- z * bootstrap SE, clipped to `bounds` (for shares whose replicates are biased)."""
+    r = np.asarray(replicates, np.float64)
+    half = float(sps.norm.ppf((1 + level) / 2) * np.nanstd(r, ddof=1))
+    return max(bounds[0], estimate - half), min(bounds[1], estimate + half)
 
 
 def fisher_z_interval(
