@@ -100,13 +100,13 @@ def metric_direction(metric: str, override: bool | None) -> bool:
 
 
 def score_columns(df: pd.DataFrame) -> list[str]:
-    """The numeric and boolean score columns of a scores table (keys and text dropped)."""
+    """The numeric and boolean score columns with values (keys, text and empty columns dropped)."""
     out = []
     for c in df.columns:
         if c in KEY_COLUMNS:
             continue
         kind = df[c].dtype.kind
-        if kind in "biuf":
+        if kind in "biuf" and df[c].notna().any():  # all-NaN: a scorer option not used
             out.append(str(c))
     return out
 
