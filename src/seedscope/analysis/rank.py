@@ -65,6 +65,8 @@ class RankSettings:
     k: int | None = None
     test: str = "heldout"
     permutations: int = 999
+    fid_intervals: bool = True
+    fid_blocks: int = 10
     columns: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -115,13 +117,7 @@ def score_grids(
     df: pd.DataFrame, columns: list[str]
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Pivot a long scores table into (prompt ids, seeds, {column: (P, S) array with NaN holes})."""
-    pid = df["prompt_id"].to_numpy()
-    sd = df["seed"].to_numpy()
-    up, ip = np.unique(pid, return_inverse=True)
-    us, is_ = np.unique(sd, return_inverse=True)
-    flat = ip.astype(np.int64) * len(us) + is_
-    if len(np.unique(flat)) != len(flat):
-        raise SeedscopeError("the score table has more than one row for a (prompt_id, seed) pair.")
+    up, us, flat = st.grid_index(df["prompt_id"].to_numpy(), df["seed"].to_numpy())
     grids = {}
     for c in columns:
         g = np.full(len(up) * len(us), np.nan)
@@ -260,6 +256,11 @@ def rank_seeds(
         a, b = (
             t.set_index("seed")[metric].reindex(table["seed"]).to_numpy() for t in per_seed_sets
         )
+        if f"{metric}_se" in per_seed_sets[1].columns and settings.test in ("heldout", "both"):
+            tests["heldout"] = _heldout_set_metric(
+                a, per_seed_sets[1].set_index("seed").reindex(table["seed"]), metric, higher,
+                (name_a, name_b), table["seed"].to_numpy(),
+            )  # fmt: skip
         table[f"{metric}@{name_a}"], table[f"{metric}@{name_b}"] = a, b
         ok = ~(np.isnan(a) | np.isnan(b))
         from scipy import stats as sps
@@ -277,14 +278,47 @@ def rank_seeds(
     return RankResult(table, summary, cons, table["seed"].to_numpy())
 
 
+def _heldout_set_metric(
+    a: np.ndarray,
+    b: pd.DataFrame,
+    metric: str,
+    higher: bool,
+    names: tuple[str, str],
+    seeds: np.ndarray,
+) -> dict[str, Any]:
+    """Best and worst seed by a per-seed metric (FID) on set a; their gap on set b, z-tested."""
+    from scipy import stats as sps
+
+    key = np.where(np.isnan(a), np.inf, -a if higher else a)
+    order = np.argsort(key, kind="stable")
+    best, worst = int(order[0]), int(order[-1])
+    sign = 1.0 if higher else -1.0
+    vb, se = b[metric].to_numpy(), b[f"{metric}_se"].to_numpy()
+    gap = float(sign * (vb[best] - vb[worst]))
+    se_gap = float(np.hypot(se[best], se[worst]))
+    return {
+        "best": int(seeds[best]),
+        "worst": int(seeds[worst]),
+        "gap_selection": float(sign * (a[best] - a[worst])),
+        "gap_heldout": gap,
+        "gap_heldout_lo": gap - 1.96 * se_gap,
+        "gap_heldout_hi": gap + 1.96 * se_gap,
+        "p_value": float(sps.norm.sf(gap / se_gap)) if se_gap > 0 else float("nan"),
+        "test": (
+            f"best and worst seed chosen by {metric} on {names[0]!r}, their gap on the held-out "
+            f"{names[1]!r} prompts z-tested with jackknife SEs over prompt blocks (one-sided; "
+            "treats the two seeds' SEs as independent)"
+        ),
+    }
+
+
 def _seed_rows(table: pd.DataFrame, idx: np.ndarray, metric: str) -> list[dict[str, Any]]:
+    cols = {"value": metric, "lo": f"{metric}_lo", "hi": f"{metric}_hi"}
+    arrays = {k: table[c].to_numpy(np.float64) for k, c in cols.items() if c in table.columns}
+    seeds = table["seed"].to_numpy()
     rows = []
     for i in idx:
-        r = table.iloc[int(i)]
-        row = {"seed": int(r["seed"]), "value": float(r[metric])}
-        for end in ("lo", "hi"):
-            col = f"{metric}_{end}"
-            if col in table.columns and pd.notna(r[col]):
-                row[end] = float(r[col])
+        row: dict[str, Any] = {"seed": int(seeds[int(i)])}
+        row.update({k: float(a[int(i)]) for k, a in arrays.items() if not np.isnan(a[int(i)])})
         rows.append(row)
     return rows

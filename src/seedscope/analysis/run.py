@@ -55,18 +55,53 @@ def _inputs(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
     return {"sweep": str(sweep.path), "scorers": scorers, "rows": len(df)}
 
 
-def _fid_table(sweep: Sweep) -> pd.DataFrame | None:
+def _fid_table(
+    sweep: Sweep, settings: RankSettings, set_a: np.ndarray | None
+) -> tuple[pd.DataFrame | None, tuple[pd.DataFrame, pd.DataFrame] | None, str]:
+    """FID/KID per seed from `fid-seeds`, with jackknife intervals and per-set values if possible."""
     from seedscope.analysis.io import list_analyses
 
     found = list_analyses(sweep, "fid_by_seed")
     if not found:
-        return None
+        return None, None, "no fid_by_seed result (run `seedscope fid-seeds DIR --ref REF`)"
     if len(found) > 1:
         log.warning("%d fid_by_seed results; using the newest (%s).", len(found), found[0][0].name)
     import pyarrow.parquet as pq
 
-    t = pq.read_table(found[0][0]).to_pandas()
-    return t[[c for c in ("seed", "fid", "kid") if c in t.columns]]
+    path, ident = found[0]
+    t = pq.read_table(path).to_pandas()
+    points = t[[c for c in ("seed", "fid", "kid") if c in t.columns]]
+    if not settings.fid_intervals:
+        return points, None, "FID/KID without intervals (--no-fid-intervals)"
+    try:
+        from seedscope.analysis.fid_interval import fid_kid_intervals
+        from seedscope.features import get_extractor
+        from seedscope.metrics.reference import load_reference
+
+        info = ident.to_dict()
+        feat_id = info["inputs"]["features"]
+        ex = get_extractor(feat_id["producer"], **{
+            k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")
+        })  # fmt: skip
+        ref = load_reference(info["inputs"]["reference"], ex, allow_small=True)
+        keys, x = features(sweep, feat_id["producer"])
+        pid, sd = keys["prompt_id"].to_numpy(), keys["seed"].to_numpy()
+        kw: dict[str, Any] = {"blocks": settings.fid_blocks, "level": settings.level}
+        full = pd.DataFrame(fid_kid_intervals(pid, sd, x, ref.mean, ref.cov, ref.features, **kw))
+        sets = None
+        if set_a is not None:
+            a = np.isin(pid, set_a)
+            sets = tuple(
+                pd.DataFrame(
+                    fid_kid_intervals(pid[m], sd[m], x[m], ref.mean, ref.cov, ref.features, **kw)
+                )
+                for m in (a, ~a)
+            )
+        note = f"FID/KID with delete-one-of-{settings.fid_blocks}-prompt-blocks jackknife intervals"
+        return full, sets, note
+    except (SeedscopeError, KeyError, OSError, ValueError, TypeError) as err:
+        log.warning("FID/KID intervals not computed: %s", err)
+        return points, None, f"FID/KID without intervals ({err})"
 
 
 def run_rank(
@@ -75,8 +110,14 @@ def run_rank(
     """Rank the seeds of a sweep; writes analysis/rank-*.parquet, rank_summary-*.parquet, plots."""
     sw = open_sweep(sweep)
     df = scores_frame(sw)
-    per_seed = _fid_table(sw)
-    result = rank_seeds(df, settings, per_seed=per_seed)
+    prompts = sw.prompts().to_pandas()
+    sets = prompts["set"].to_numpy(dtype=object) if "set" in prompts.columns else None
+    mask, *_ = split_prompts(
+        prompts["prompt_id"].to_numpy(), sets, fraction=settings.split, seed=settings.split_seed
+    )
+    per_seed, per_set, fid_note = _fid_table(sw, settings, prompts["prompt_id"].to_numpy()[mask])
+    result = rank_seeds(df, settings, per_seed=per_seed, per_seed_sets=per_set)
+    result.summary["fid"] = fid_note
     inputs = _inputs(sw, df)
     if per_seed is not None:
         inputs["fid_by_seed"] = True

@@ -22,7 +22,9 @@ __all__ = [
     "Grid",
     "bootstrap_counts",
     "bootstrap_seed_means",
+    "factorize",
     "fisher_z_interval",
+    "grid_index",
     "heldout_gap_test",
     "normal_interval",
     "overlap_test",
@@ -55,18 +57,32 @@ class Grid:
         return Grid(self.prompt_ids[prompt_mask], self.seeds, self.values[prompt_mask])
 
 
+def factorize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique values and each element's index into them (hash-based: fast on 10 M rows)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(x), sort=True)
+    return np.asarray(uniques), np.asarray(codes, np.int64)
+
+
+def grid_index(
+    prompt_ids: np.ndarray, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted prompt ids, sorted seeds and each row's flat cell index; duplicate keys are refused."""
+    up, ip = factorize(prompt_ids)
+    us, is_ = factorize(seeds)
+    flat = ip * len(us) + is_
+    if len(flat) and np.bincount(flat, minlength=len(up) * len(us)).max() > 1:
+        raise SeedscopeError("the score table has more than one row for a (prompt_id, seed) pair.")
+    return up, us, flat
+
+
 def to_grid(prompt_ids: np.ndarray, seeds: np.ndarray, values: np.ndarray) -> Grid:
     """Pivot long (prompt_id, seed, value) columns into a Grid; duplicate keys are refused."""
-    pid = np.asarray(prompt_ids)
-    sd = np.asarray(seeds)
     v = np.asarray(values, dtype=np.float64)
-    if not (len(pid) == len(sd) == len(v)):
+    if not (len(prompt_ids) == len(seeds) == len(v)):
         raise SeedscopeError("prompt_id, seed and value columns must have the same length.")
-    up, ip = np.unique(pid, return_inverse=True)
-    us, is_ = np.unique(sd, return_inverse=True)
-    flat = ip.astype(np.int64) * len(us) + is_
-    if len(np.unique(flat)) != len(flat):
-        raise SeedscopeError("the score table has more than one row for a (prompt_id, seed) pair.")
+    up, us, flat = grid_index(prompt_ids, seeds)
     out = np.full(len(up) * len(us), np.nan)
     out[flat] = v
     return Grid(up, us, out.reshape(len(up), len(us)))
@@ -126,7 +142,14 @@ def bootstrap_seed_means(
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval (Efron 1979) of bootstrap replicates along axis 0, NaNs ignored."""
     a = (1.0 - level) / 2.0
-    lo, hi = np.nanpercentile(np.asarray(samples, np.float64), [100 * a, 100 * (1 - a)], axis=0)
+    x = np.asarray(samples)
+    q = [100 * a, 100 * (1 - a)]
+    holes = np.isnan(x).any(0) if x.ndim > 1 else np.array(np.isnan(x).any())
+    lo, hi = np.percentile(x, q, axis=0).astype(np.float64)  # vectorised where complete
+    if x.ndim > 1 and holes.any():
+        lo[holes], hi[holes] = np.nanpercentile(x[:, holes], q, axis=0)
+    elif x.ndim == 1 and holes:
+        lo, hi = np.nanpercentile(x, q)
     return lo, hi
 
 
@@ -228,9 +251,14 @@ def heldout_gap_test(
     if len(d) < 2:
         raise SeedscopeError("the held-out prompt set has fewer than 2 prompts scored for both.")
     gap = float(d.mean())
-    flips = rng.choice(np.array([-1.0, 1.0]), size=(reps, len(d)))
-    null = (flips @ d) / len(d)
-    p = (1.0 + float((null >= gap - 1e-12 * max(1.0, abs(gap))).sum())) / (reps + 1.0)
+    hits = 0
+    d32 = d.astype(np.float32)
+    step = max(1, 2**24 // len(d))
+    for r0 in range(0, reps, step):
+        flips = rng.integers(0, 2, size=(min(step, reps - r0), len(d)), dtype=np.int8)
+        null = ((2 * flips - 1).astype(np.float32) @ d32) / len(d)
+        hits += int((null >= gap - 1e-6 * max(1.0, abs(gap))).sum())
+    p = (1.0 + hits) / (reps + 1.0)
     boot = bootstrap_seed_means(d[:, None], min(reps, 2000), rng)[:, 0]
     lo, hi = percentile_ci(boot)
     return {

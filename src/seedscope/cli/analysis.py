@@ -82,6 +82,8 @@ def rank(
         "golden:   " + ", ".join(f"{r['seed']}: {_ci(r)}" for r in res["golden"]),
         "inferior: " + ", ".join(f"{r['seed']}: {_ci(r)}" for r in res["inferior"]),
     ]
+    if res.get("fid"):
+        lines.append(res["fid"])
     for t in res["tests"].values():
         gap = t.get("gap_heldout", t.get("gap"))
         lines.append(f"test: {t['test']}: gap {gap:.4g}, p = {t['p_value']:.4g}")
@@ -89,7 +91,12 @@ def rank(
     if c:
         lines.append(
             f"consistency ({res['sets']['how']}): Spearman rho {c['spearman_rho']:.3f} "
-            f"[{c['spearman_lo']:.3f}, {c['spearman_hi']:.3f}], p = {c['spearman_p']:.3g}; "
+            + (
+                f"[{c['spearman_lo']:.3f}, {c['spearman_hi']:.3f}]"
+                if c["spearman_lo"] == c["spearman_lo"]
+                else "(no interval)"
+            )
+            + f", p = {c['spearman_p']:.3g}; "
             f"top-{int(c['top_k']['k'])} overlap {int(c['top_k']['overlap'])} "
             f"(chance {c['top_k']['expected']:.2f}, p = {c['top_k']['p_value']:.3g}), "
             f"bottom-{int(c['bottom_k']['k'])} overlap {int(c['bottom_k']['overlap'])} "
