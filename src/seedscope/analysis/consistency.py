@@ -94,7 +94,8 @@ def consistency(
     # Resampled means are noisier than the observed ones, so the replicates of rho sit below it:
     # a normal interval on Fisher's z scale uses only their spread, centred on the estimate.
     lo, hi = st.fisher_z_interval(rho, rhos, level)
-    p = float(sps.spearmanr(ma[ok], mb[ok]).pvalue)
+    constant = np.ptp(ma[ok]) == 0 or np.ptp(mb[ok]) == 0  # e.g. a flag no seed draws
+    p = float("nan") if constant else float(sps.spearmanr(ma[ok], mb[ok]).pvalue)
     kk = min(k, int(ok.sum()))
     top = st.overlap_test(ma[ok], mb[ok], kk, higher_is_better=higher_is_better)
     bottom = st.overlap_test(ma[ok], mb[ok], kk, higher_is_better=higher_is_better, top=False)

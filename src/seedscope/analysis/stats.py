@@ -175,6 +175,8 @@ def fisher_z_interval(
     """
     r = np.asarray(replicates, np.float64)
     r = r[~np.isnan(r)]
+    if len(r) < 2 or np.isnan(estimate):
+        return float("nan"), float("nan")
     z = np.arctanh(np.clip(r, -0.999999, 0.999999))
     half = float(sps.norm.ppf((1 + level) / 2) * z.std(ddof=1))
     centre = float(np.arctanh(np.clip(estimate, -0.999999, 0.999999)))
