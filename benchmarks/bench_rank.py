@@ -158,7 +158,7 @@ def bench_fid(args: argparse.Namespace) -> None:
                 yield s, int(block_of[i0]), x
 
     t0 = _start()
-    out = fid_jackknife(pieces(), ref_mean, ref_cov, dim=d, blocks=args.blocks)
+    out = fid_jackknife(pieces(), ref_mean, ref_cov, blocks=args.blocks)
     t = _stop(t0)
     t0 = _start()
     frechet_distance(ref_mean, ref_cov, ref_mean + 0.1, ref_cov)

@@ -17,7 +17,7 @@ def test_streamed_fid_and_jackknife_match_brute_force() -> None:
     feats = {s: rng.normal(0.3 * s, 1.0, size=(n, dim)) for s in range(3)}
     block = np.arange(n) % k  # prompt p is in block p mod k
     pieces = [(s, b, feats[s][block == b]) for s in range(3) for b in range(k)]
-    out = fid_jackknife(pieces, mu_r, cov_r, dim=dim, blocks=k)
+    out = fid_jackknife(pieces, mu_r, cov_r, blocks=k)
     for s in range(3):
         fid, lo, hi = out[s]
         assert fid == pytest.approx(fid_from_features(feats[s], ref), rel=1e-8)

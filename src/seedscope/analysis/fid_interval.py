@@ -20,46 +20,52 @@ __all__ = ["FidAccumulator", "fid_from_moments", "fid_jackknife"]
 
 
 def fid_from_moments(
-    s1: np.ndarray, s2: np.ndarray, n: float, ref_mean: np.ndarray, ref_root: np.ndarray,
-    ref_trace: float,
+    s1: np.ndarray, sumsq: float, s2y: np.ndarray, n: float, ref_mean: np.ndarray,
+    ref_root: np.ndarray, ref_trace: float,
 ) -> float:  # fmt: skip
-    """FID (Heusel et al. 2017) of features given their sum, sum of outer products and count."""
+    """FID (Heusel et al. 2017) from streamed moments of features x and of y = x R (R = sqrt S_r).
+
+    s1 = sum x, sumsq = sum |x|^2, s2y = sum y y^T: tr S = (sumsq - n |mu|^2) / (n - 1) and
+    R S R = (s2y - n (mu R)(mu R)^T) / (n - 1), so each FID costs one eigen-decomposition.
+    """
     mu = s1 / n
-    cov = (s2 - n * np.outer(mu, mu)) / (n - 1)
-    m = ref_root @ cov @ ref_root
+    mu_y = mu @ ref_root
+    tr = (sumsq - n * float(mu @ mu)) / (n - 1)
+    m = (s2y - n * np.outer(mu_y, mu_y)) / (n - 1)
     eig = np.linalg.eigvalsh(0.5 * (m + m.T))
     diff = mu - ref_mean
-    return float(
-        diff @ diff + np.trace(cov) + ref_trace - 2.0 * np.sqrt(np.clip(eig, 0, None)).sum()
-    )
+    return float(diff @ diff + tr + ref_trace - 2.0 * np.sqrt(np.clip(eig, 0, None)).sum())
 
 
 class FidAccumulator:
-    """Streaming sums per prompt block for one group (seed); FID and its jackknife interval."""
+    """Streaming moments per prompt block for one group (seed); FID and its jackknife interval."""
 
-    def __init__(self, dim: int, blocks: int) -> None:
+    def __init__(self, ref_root: np.ndarray, blocks: int) -> None:
         if blocks < 2:
             raise SeedscopeError(f"a jackknife needs at least 2 prompt blocks, not {blocks}.")
+        dim = ref_root.shape[0]
+        self.root = ref_root
         self.s1 = np.zeros((blocks, dim))
-        self.s2 = np.zeros((blocks, dim, dim))
+        self.sumsq = np.zeros(blocks)
+        self.s2y = np.zeros((blocks, dim, dim))
         self.n = np.zeros(blocks)
 
     def update(self, block: int, x: np.ndarray) -> None:
         """Add rows of features that belong to prompt block `block`."""
         x = np.asarray(x, np.float64)
+        y = x @ self.root
         self.s1[block] += x.sum(0)
-        self.s2[block] += x.T @ x
+        self.sumsq[block] += float((x * x).sum())
+        self.s2y[block] += y.T @ y
         self.n[block] += len(x)
 
     def compute(
-        self, ref_mean: np.ndarray, ref_cov: np.ndarray, level: float = 0.95,
-        ref_root: np.ndarray | None = None,
-    ) -> tuple[float, float, float]:  # fmt: skip
+        self, ref_mean: np.ndarray, ref_trace: float, level: float = 0.95
+    ) -> tuple[float, float, float]:
         """(FID, lower, upper): delete-one-block jackknife SE with a t interval on K - 1 df."""
-        root = sqrtm_psd(ref_cov) if ref_root is None else ref_root
-        tr = float(np.trace(ref_cov))
-        s1, s2, n = self.s1.sum(0), self.s2.sum(0), self.n.sum()
-        full = fid_from_moments(s1, s2, n, ref_mean, root, tr)
+        s1, sq, s2, n = self.s1.sum(0), self.sumsq.sum(), self.s2y.sum(0), self.n.sum()
+        args = (ref_mean, self.root, ref_trace)
+        full = fid_from_moments(s1, sq, s2, n, *args)
         used = np.flatnonzero(self.n > 0)
         k = len(used)
         if k < 2:
@@ -67,7 +73,7 @@ class FidAccumulator:
         loo = np.array(
             [
                 fid_from_moments(
-                    s1 - self.s1[b], s2 - self.s2[b], n - self.n[b], ref_mean, root, tr
+                    s1 - self.s1[b], sq - self.sumsq[b], s2 - self.s2y[b], n - self.n[b], *args
                 )
                 for b in used
             ]
@@ -82,29 +88,30 @@ def fid_jackknife(
     ref_mean: np.ndarray,
     ref_cov: np.ndarray,
     *,
-    dim: int,
     blocks: int,
     level: float = 0.95,
 ) -> dict[int, tuple[float, float, float]]:
     """FID per seed with its jackknife interval from streamed (seed, block, rows) pieces.
 
-    Pieces of one seed should arrive together (one accumulator, K x D x D floats, lives at a time).
+    Pieces of one seed arrive together; one accumulator (K x D x D floats) lives at a time, so
+    memory does not grow with the number of images per seed.
     """
     root = sqrtm_psd(ref_cov)
+    tr = float(np.trace(ref_cov))
     out: dict[int, tuple[float, float, float]] = {}
     current: int | None = None
     acc: FidAccumulator | None = None
     for seed, block, x in pieces:
         if seed != current:
             if acc is not None and current is not None:
-                out[current] = acc.compute(ref_mean, ref_cov, level, root)
+                out[current] = acc.compute(ref_mean, tr, level)
             if seed in out:
                 raise SeedscopeError("fid_jackknife needs the pieces of each seed together.")
-            current, acc = seed, FidAccumulator(dim, blocks)
+            current, acc = seed, FidAccumulator(root, blocks)
         assert acc is not None
         acc.update(block, x)
     if acc is not None and current is not None:
-        out[current] = acc.compute(ref_mean, ref_cov, level, root)
+        out[current] = acc.compute(ref_mean, tr, level)
     return out
 
 
