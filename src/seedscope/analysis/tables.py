@@ -31,6 +31,7 @@ def scores_frame(sweep: Sweep, names: Sequence[str] | None = None) -> pd.DataFra
     if "set" not in prompts.columns:
         prompts["set"] = None
     out: pd.DataFrame | None = None
+    n_images = sweep.keys().num_rows
     for name in names or present:
         t = read_table(sweep.path, f"scores/{name}")
         if t is None or t.num_rows == 0:
@@ -38,9 +39,13 @@ def scores_frame(sweep: Sweep, names: Sequence[str] | None = None) -> pd.DataFra
                 f"{sweep.path} has no {name} scores; run `seedscope score {sweep.path} "
                 f"--scorers {name}` first."
             )
-        df = t.to_pandas()
+        df = t.to_pandas().drop_duplicates(list(KEYS), keep="last")
+        if len(df) < n_images:
+            raise SeedscopeError(
+                f"{name} scores cover {len(df)} of the {n_images} images; run `seedscope score "
+                f"{sweep.path} --scorers {name}` to finish them."
+            )
         df = df.rename(columns={c: f"{name}.{c}" for c in df.columns if c not in KEYS})
-        df = df.drop_duplicates(list(KEYS), keep="last")
         out = df if out is None else out.merge(df, on=list(KEYS), how="inner")
     assert out is not None
     out = out.merge(prompts[["prompt_id", "prompt", "set"]], on="prompt_id", how="left")
