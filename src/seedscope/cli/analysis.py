@@ -54,6 +54,11 @@ def rank(
     ] = "heldout",
     permutations: Annotated[int, typer.Option(help="Permutations of the permutation test.")] = 999,
     rng_seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 0,
+    fid_intervals: Annotated[
+        bool,
+        typer.Option(help="Jackknife intervals for FID/KID (needs the features and reference)."),
+    ] = True,
+    fid_blocks: Annotated[int, typer.Option(help="Prompt blocks of the FID jackknife.")] = 10,
     plots: Annotated[bool, typer.Option(help="Write the PNG + SVG figure.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -72,6 +77,8 @@ def rank(
         k=k,
         test=test,
         permutations=permutations,
+        fid_intervals=fid_intervals,
+        fid_blocks=fid_blocks,
     )
     res = run_rank(sweep, settings, make_plots=plots)
     pct = f"{100 * res['level']:g}%"
