@@ -286,6 +286,7 @@ def test_cli_classify_json(tiny_sweep: Path, cli: Cli) -> None:
         (["--train-set", "a", "--test-set", "zzz"], "no prompt set 'zzz'"),
         (["--split", "0.01"], "too few prompts"),
         (["--train-set", "a"], "both --train-set and --test-set"),
+        (["--device", "nonsense"], "unknown --device"),
     ],
 )
 def test_cli_classify_bad_input(tiny_sweep: Path, cli: Cli, args: list[str], words: str) -> None:
@@ -295,6 +296,14 @@ def test_cli_classify_bad_input(tiny_sweep: Path, cli: Cli, args: list[str], wor
     assert words in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in (tiny_sweep / "analysis").glob("*")) == before
+
+
+def test_cli_classify_refuses_an_absent_device(tiny_sweep: Path, cli: Cli) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = cli(["classify", str(tiny_sweep), "--device", "cuda"])
+    assert code == 2
+    assert "not available" in err
 
 
 def test_cli_classify_refuses_one_seed(tiny_sd_dir: Path, tmp_path: Path, cli: Cli) -> None:

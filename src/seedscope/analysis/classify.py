@@ -497,6 +497,30 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records"))
 
 
+def _check_seeds(n: int) -> None:
+    if n < 2:
+        raise SeedscopeError(
+            f"the sweep has {n} seed{'s' if n != 1 else ''}; "
+            "a seed classifier needs at least two (sweep more seeds)."
+        )
+
+
+def check_device(device: str) -> torch.device:
+    """The torch device named `device`, or a SeedscopeError if it is unknown or absent here."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise SeedscopeError(f"unknown --device {device!r}; use cpu, cuda, cuda:N or mps.") from err
+    present = {
+        "cpu": lambda: True,
+        "cuda": torch.cuda.is_available,
+        "mps": lambda: torch.backends.mps.is_available(),
+    }.get(dev.type, lambda: True)
+    if not present():
+        raise SeedscopeError(f"--device {device!r} is not available on this machine; use cpu.")
+    return dev
+
+
 def classify(
     keys: pd.DataFrame,
     pixels: np.ndarray,
@@ -510,16 +534,9 @@ def classify(
     bootstrap interval over test prompts; the linear probe and learning curve use the same
     sides. Pure over its inputs: nothing is written.
     """
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise SeedscopeError(f"unknown --device {device!r}: {err}.") from err
+    dev = check_device(device)
     seeds = sorted({int(s) for s in keys["seed"]})
-    if len(seeds) < 2:
-        raise SeedscopeError(
-            f"the sweep has {len(seeds)} seed{'s' if len(seeds) != 1 else ''}; "
-            "a seed classifier needs at least two (sweep more seeds)."
-        )
+    _check_seeds(len(seeds))
     prompts = keys.drop_duplicates("prompt_id")[["prompt_id", *(["set"] if "set" in keys else [])]]
     sides = split_prompts(prompts, spec)
     label = {s: i for i, s in enumerate(seeds)}
@@ -788,12 +805,19 @@ def run_classify(
 
     sw = sweep if isinstance(sweep, Sweep) else open_sweep(sweep)
     t0 = time.perf_counter()
-    keys, pixels = load_pixels(sw, spec.size, progress)
-    load_s = time.perf_counter() - t0
-    if len(keys) == 0:
+    check_device(device)
+    # Refuse bad input before decoding any image.
+    index = sw.keys().to_pandas()
+    if len(index) == 0:
         raise SeedscopeError(
             f"the sweep {str(sw.path)!r} has no images yet; run `seedscope sweep`."
         )
+    _check_seeds(index["seed"].nunique())
+    prompts = pd.DataFrame({"prompt_id": np.unique(index["prompt_id"])})
+    prompts["set"] = prompts["prompt_id"].map(_prompt_sets(sw))
+    split_prompts(prompts, spec)
+    keys, pixels = load_pixels(sw, spec.size, progress)
+    load_s = time.perf_counter() - t0
     result = classify(keys, pixels, spec, device, progress)
     result.seconds = {"load": load_s, **result.seconds}
     identity = _identity(sw, spec, len(keys))
