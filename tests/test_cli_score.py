@@ -81,7 +81,8 @@ def test_score_resumes_after_partial_run(sweep: Path) -> None:
 def test_score_features_option(sweep: Path, cli: Cli) -> None:
     code, _, err = cli(["score", str(sweep), "--scorers", "grayscale", "--features", "gram"])
     assert code == 0, err
-    assert list((sweep / "features" / "gram").glob("*.parquet"))
+    (folder,) = (sweep / "features").glob("gram@clean-*")
+    assert list(folder.glob("*.parquet")) and (folder / "identity.json").is_file()
 
 
 def test_score_list(cli: Cli) -> None:
@@ -129,7 +130,9 @@ def test_fid_seeds_writes_one_row_per_seed(sweep: Path, tmp_path: Path, cli: Cli
         ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "gram", "--allow-small"]
     )
     assert code == 0, err
-    t = pq.read_table(sweep / "analysis" / "fid_by_seed.parquet").to_pylist()
+    from seedscope.analysis.io import read_analysis
+
+    t = read_analysis(sweep, "fid_by_seed").to_pylist()
     assert [row["seed"] for row in t] == [5, 6, 7, 8]
     assert all(row["n_images"] == 3 and row["fid"] > 0 and row["kid"] is not None for row in t)
     stats = tmp_path / "ref.npz"

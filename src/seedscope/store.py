@@ -174,12 +174,18 @@ class DirLock:
         self.release()
 
 
-def shard_paths(folder: Path, sub: str = IMAGES_DIR) -> list[Path]:
-    """All complete Parquet files under `folder/sub` (the image shards by default), sorted."""
+def shard_paths(folder: Path, sub: str = IMAGES_DIR, recursive: bool | None = None) -> list[Path]:
+    """All complete Parquet files in `folder/sub`, sorted.
+
+    Image shards (`images/**`, the contract) are found recursively; any other table folder is
+    read flat, so a folder nested inside it is never mixed into its rows.
+    """
     tables = Path(folder) / sub
     if not tables.is_dir():
         return []
-    return sorted(p for p in tables.rglob("*.parquet") if not p.name.startswith("."))
+    deep = sub == IMAGES_DIR if recursive is None else recursive
+    found = tables.rglob("*.parquet") if deep else tables.glob("*.parquet")
+    return sorted(p for p in found if not p.name.startswith("."))
 
 
 def part_path(folder: Path) -> Path:
@@ -190,7 +196,7 @@ def part_path(folder: Path) -> Path:
 def read_table(
     folder: str | os.PathLike[str], sub: str, columns: Sequence[str] | None = None
 ) -> pa.Table | None:
-    """Every Parquet file under `folder/sub` (e.g. "scores/sky") as one table, or None if none."""
+    """Every Parquet file in `folder/sub` (e.g. "scores/sky") as one table, or None if none."""
     import pyarrow.dataset as ds
 
     files = shard_paths(Path(folder), sub)

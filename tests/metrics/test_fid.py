@@ -173,7 +173,6 @@ def test_reference_npz_round_trip(tmp_path: Path) -> None:
     assert got.features is not None and np.array_equal(got.features, feats)
 
     class FourResized(Four):
-        default_preprocess = "none"
         preprocess = "legacy_pytorch"
 
     # Statistics of one preprocessing are never compared with features of another.

@@ -8,7 +8,7 @@ from PIL import Image
 
 from seedscope.errors import SeedscopeError
 from seedscope.features import get_extractor
-from seedscope.scorers import Context, _world, get_scorer
+from seedscope.scorers import Context, get_scorer
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def random_detector(monkeypatch: pytest.MonkeyPatch) -> object:
 
     torch.manual_seed(0)
     det = detect.WorldDetector(net=detect.DetectorNet())
-    monkeypatch.setattr(_world, "detector", lambda: det)
+    monkeypatch.setattr(detect, "shared_detector", lambda: det)
     return det
 
 
@@ -40,7 +40,7 @@ def test_world_scorer_needs_prompts(random_detector: object) -> None:
 
 
 def test_world_adherence_accuracy(world_scenes: list) -> None:
-    _world.detector.cache_clear()
+    pytest.importorskip("seedscope.world.detect").shared_detector.cache_clear()
     scenes = world_scenes[:200]
     prompts = [f"a {s.obj.colour} {s.obj.category}" for s, _, _ in scenes]
     rows = get_scorer("world").score(

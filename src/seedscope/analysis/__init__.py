@@ -1,1 +1,1 @@
-"""Analyses over a sweep: pure functions over tables and arrays, thin `run_*` writers."""
+"""Analyses over a sweep's tables: per-seed metrics, rankings, maps, fingerprints (Xu et al. 2024)."""

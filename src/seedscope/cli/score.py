@@ -81,18 +81,27 @@ def score(
         str, typer.Option(help="Comma-separated scorer names (see --list).")
     ] = "grayscale,border,sky",
     option: Annotated[
-        list[str], typer.Option(help="Scorer option, scorer.name=value (repeatable).")
+        list[str],
+        typer.Option(help="Scorer or extractor option, name.option=value (repeatable)."),
     ] = [],  # noqa: B006
     features: Annotated[
         str, typer.Option(help="Comma-separated feature extractors to compute and cache too.")
     ] = "",
     engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
     batch_size: Annotated[int, typer.Option(help="Images per shard.")] = 64,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            help="Replace caches made with other settings or versions (the old ones stay "
+            "until the new ones are complete)."
+        ),
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     list_: Annotated[
         bool, typer.Option("--list", help="List the registered scorers and extractors, then exit.")
     ] = False,
 ) -> None:
-    """Score the images of a sweep not scored yet; writes DIR/scores/<scorer>/*.parquet."""
+    """Score (and extract features of) the images not done yet -> DIR/scores/, DIR/features/."""
     from seedscope import features as feats
     from seedscope import scorers as sc
 
@@ -102,32 +111,32 @@ def score(
         return
     from seedscope.scorers.run import score_sweep
 
-    names = _names(scorers)
+    names, extractors = _names(scorers), _names(features)
     options = _options(option)
-    stray = sorted(set(options) - set(names))
+    stray = sorted(set(options) - set(names) - set(extractors))
     if stray:
         raise SeedscopeError(
-            f"--option names scorer {stray[0]!r}, which is not among --scorers ({', '.join(names)})."
+            f"--option names {stray[0]!r}, which is not among --scorers or --features "
+            f"({', '.join(names + extractors)})."
         )
     with _bar("scoring") as update:
         counts = score_sweep(
             sweep,
             names,
+            features=extractors,
             options=options,
             engine=engine,
             batch_size=batch_size,
+            recompute=recompute,
             progress=update,
         )
+    if json_:
+        import json
+
+        typer.echo(json.dumps({"sweep": str(sweep), "new_rows": counts}))
+        return
     for name, n in counts.items():
-        typer.echo(f"{name}: scored {n} new images -> {sweep / 'scores' / name}")
-    for name in _names(features):
-        ex = feats.get_extractor(name)
-        with _counter(f"features {name}") as add:
-            keys, _ = feats.sweep_features(sweep, ex, batch_size=batch_size, progress=add)
-        typer.echo(
-            f"{ex.key}: {keys.num_rows} images cached ({ex.preprocess}) -> "
-            f"{sweep / 'features' / ex.key}"
-        )
+        typer.echo(f"{name}: {n} new images")
 
 
 def _inception(resize: str) -> Any:
@@ -215,9 +224,9 @@ def fid_seeds(
         bool, typer.Option(help="Allow a reference smaller than the feature dimension.")
     ] = False,
 ) -> None:
-    """FID and KID of every seed over all prompts; writes DIR/analysis/fid_by_seed.parquet."""
+    """FID and KID of every seed over all prompts -> DIR/analysis/fid_by_seed-<settings>.parquet."""
+    from seedscope.analysis.fid import metrics_by_seed
     from seedscope.features import get_extractor
-    from seedscope.metrics.per_seed import metrics_by_seed
 
     # An extractor without a resize option refuses --resize with one sentence, not silently.
     ex = get_extractor(extractor, **({} if resize is None else {"resize": resize}))

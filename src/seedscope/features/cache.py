@@ -1,45 +1,72 @@
-"""Extract features once per (image, extractor, preprocessing); cache in DIR/features/<key>/."""
+"""Extract features once per (image, extractor, settings); cache in DIR/features/<key>/."""
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from PIL import Image
 
 from seedscope.errors import SeedscopeError
 from seedscope.features.base import FeatureExtractor
-from seedscope.store import (
-    KEY_SCHEMA,
-    KEYS,
-    DirLock,
-    atomic_write_parquet,
-    decode_png,
-    key_pairs,
-    open_sweep,
-    part_path,
-    read_table,
-    remove_temp_files,
-)
+from seedscope.identity import Identity, read_identity
+from seedscope.store import KEY_SCHEMA, KEYS, open_sweep, read_table
+from seedscope.sweep.derive import Producer, derive, stale_error
 
 log = logging.getLogger(__name__)
 
 
-def _table(keys: pa.Table, feats: np.ndarray) -> pa.Table:
-    flat = pa.array(feats.astype(np.float32).ravel(), pa.float32())
-    col = pa.FixedSizeListArray.from_arrays(flat, feats.shape[1])
-    return pa.table({"prompt_id": keys["prompt_id"], "seed": keys["seed"], "feature": col})
+class FeatureProducer(Producer):
+    """A feature extractor as a producer of DIR/features/<key>/ (one `feature` vector column)."""
+
+    kind = "features"
+
+    def __init__(self, extractor: FeatureExtractor) -> None:
+        self.extractor = extractor
+
+    @property
+    def slug(self) -> str:
+        """The extractor's key: one flat folder per setting."""
+        return self.extractor.key
+
+    @property
+    def identity(self) -> Identity:
+        """The extractor's name, version and settings."""
+        return self.extractor.identity
+
+    def compute(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> pa.Table:
+        """One fixed-size float32 vector per image."""
+        return feature_table(self.extractor.extract(list(images)))
 
 
-def _read(path: Path, ex: FeatureExtractor) -> tuple[pa.Table, np.ndarray]:
-    t = read_table(path, f"features/{ex.key}")
+def feature_table(feats: np.ndarray) -> pa.Table:
+    """An (N, d) array as a table with one fixed-size-list float32 column `feature`."""
+    feats = np.asarray(feats, np.float32).reshape(len(feats), -1)
+    flat = pa.array(feats.ravel(), pa.float32())
+    return pa.table({"feature": pa.FixedSizeListArray.from_arrays(flat, feats.shape[1])})
+
+
+def read_features(sweep: str | Path, extractor: FeatureExtractor) -> tuple[pa.Table, np.ndarray]:
+    """Cached features of one extractor's identity, sorted by (prompt_id, seed); never computes."""
+    path = open_sweep(sweep).path
+    folder = path / "features" / extractor.key
+    found = read_identity(folder)
+    if found is not None and found != extractor.identity:
+        raise stale_error(folder, found, extractor.identity)
+    t = read_table(path, f"features/{extractor.key}") if found is not None else None
     if t is None or t.num_rows == 0:
-        return KEY_SCHEMA.empty_table(), np.zeros((0, ex.dim), np.float32)
+        return KEY_SCHEMA.empty_table(), np.zeros((0, extractor.dim), np.float32)
     feats = np.asarray(t["feature"].combine_chunks().flatten(), np.float32).reshape(t.num_rows, -1)
-    return t.select(list(KEYS)), feats
+    order = np.lexsort((np.asarray(t["seed"]), np.asarray(t["prompt_id"])))
+    return t.select(list(KEYS)).take(pa.array(order)), feats[order]
+
+
+def _same(extractor: FeatureExtractor) -> list[Producer]:
+    return [FeatureProducer(extractor)]
 
 
 def sweep_features(
@@ -47,38 +74,28 @@ def sweep_features(
     extractor: FeatureExtractor,
     *,
     batch_size: int = 64,
+    recompute: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """Features of every image of a sweep, computing and caching only those not cached yet.
 
     Returns the (prompt_id, seed) keys sorted and the matching (N, dim) float32 array.
+    `progress(n)` is called with the number of images done in each batch.
     """
     if batch_size < 1:
         raise SeedscopeError(f"--batch-size must be at least 1, not {batch_size}.")
-    opened = open_sweep(sweep)
-    path = opened.path
-    folder = path / "features" / extractor.key
-    meta = {"seedscope": json.dumps(extractor.settings())}
-    with DirLock(folder, what="feature extraction"):
-        remove_temp_files(folder)
-        cached = read_table(path, f"features/{extractor.key}", columns=KEYS)
-        done = set() if cached is None else set(key_pairs(cached))
-        for batch in opened.iter_batches(["prompt_id", "seed", "png"], batch_size):
-            pids, seeds = batch["prompt_id"].to_pylist(), batch["seed"].to_pylist()
-            todo = [i for i, k in enumerate(zip(pids, seeds, strict=True)) if k not in done]
-            if not todo:
-                continue
-            images = [decode_png(batch["png"][i].as_py()) for i in todo]
-            keys = pa.table(
-                {
-                    "prompt_id": pa.array([pids[i] for i in todo], pa.int64()),
-                    "seed": pa.array([seeds[i] for i in todo], pa.int64()),
-                }
-            )
-            atomic_write_parquet(_table(keys, extractor.extract(images)), part_path(folder), meta)
-            done.update((pids[i], seeds[i]) for i in todo)
-            if progress is not None:
-                progress(len(todo))
-        keys, feats = _read(path, extractor)
-    order = np.lexsort((np.asarray(keys["seed"]), np.asarray(keys["prompt_id"])))
-    return keys.take(pa.array(order)), feats[order]
+    last = [0]
+
+    def step(done: int, total: int) -> None:
+        if progress is not None and done > last[0]:
+            progress(done - last[0])
+        last[0] = done
+
+    derive(
+        sweep,
+        functools.partial(_same, extractor),
+        batch_size=batch_size,
+        recompute=recompute,
+        progress=step,
+    )
+    return read_features(sweep, extractor)

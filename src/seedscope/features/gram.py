@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -21,7 +20,6 @@ class GramExtractor(FeatureExtractor):
 
     name = "gram"
     version = "1"
-    default_preprocess: ClassVar[str] = "clean"
 
     def __init__(
         self,
@@ -38,7 +36,7 @@ class GramExtractor(FeatureExtractor):
                 f"unknown Gram layer(s) {bad}; use some of {', '.join(_CHANNELS)}."
             )
         self.layers = tuple(layers)
-        self.preprocess = check_mode(resize) if size == 149 else f"{check_mode(resize)}/{size}"
+        self.preprocess = check_mode(resize)
         self._mode = resize
         self.size = size
         self.batch_size = batch_size

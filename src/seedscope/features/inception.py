@@ -9,7 +9,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,7 +94,6 @@ class InceptionExtractor(FeatureExtractor):
 
     name = "inception"
     version = "1"
-    default_preprocess: ClassVar[str] = "clean"
 
     def __init__(self, resize: str = "clean", batch_size: int = 16) -> None:
         self.preprocess = check_mode(resize)

@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+from seedscope.identity import Identity
+
 
 @dataclass(frozen=True)
 class Context:
@@ -33,9 +35,21 @@ class Scorer(ABC):
     ) -> list[dict[str, Any]]:
         """Score each image; the i-th dict belongs to the i-th image."""
 
+    runtime_options: ClassVar[tuple[str, ...]] = ("batch_size", "device")
+    """Attributes that change speed, not numbers: left out of the identity."""
+
     def settings(self) -> dict[str, Any]:
         """The options this scorer was built with (saved next to its scores)."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if not k.startswith("_") and k not in self.runtime_options
+        }
+
+    @property
+    def identity(self) -> Identity:
+        """Name, version and settings: what its cached scores are keyed by."""
+        return Identity(self.name, self.version, self.settings())
 
 
 def as_array(image: Image.Image) -> np.ndarray:

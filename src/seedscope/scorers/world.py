@@ -9,7 +9,6 @@ import pyarrow as pa
 from PIL import Image
 
 from seedscope.errors import SeedscopeError
-from seedscope.scorers import _world
 from seedscope.scorers.base import Context, Scorer
 
 MODES = ("grayscale", "border", "sky", "text")
@@ -41,8 +40,9 @@ class WorldAdherenceScorer(Scorer):
         if context is None or context.prompts is None:
             raise SeedscopeError("the world scorer needs the prompt of every image.")
         from seedscope.world.adherence import judge
+        from seedscope.world.detect import shared_detector
 
-        dets = _world.detector().detect(list(images))
+        dets = shared_detector().detect(list(images))
         out = []
         for det, prompt in zip(dets, context.prompts, strict=True):
             row: dict[str, Any] = {"detected_category": det.category, "detected_colour": det.colour}

@@ -142,37 +142,24 @@ class RayEngine:
         if not tasks:
             return
         ray = self._init()
+        from seedscope.sweep.pool import ActorPool
+
         device = "cuda" if self.gpus_per_worker > 0 else spec.device
         worker_spec = dataclasses.replace(spec, device=device)
-        actor_cls = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker)(
-            ShardWorker
-        )
         n_workers = self._worker_count(ray, len(tasks))
         threads = max(1, int(self.cpus_per_worker))
-        actors = [actor_cls.remote(worker_spec, threads) for _ in range(n_workers)]
         log.info("ray engine: %d workers for %d shards", n_workers, len(tasks))
-        queue = deque(tasks)
-        inflight: dict[Any, tuple[Any, ShardTask]] = {}
-
-        def submit(actor: Any) -> None:
-            if queue:
-                task = queue.popleft()
-                inflight[actor.run.remote(task)] = (actor, task)
-
-        try:
-            for actor in actors:
-                submit(actor)
-                submit(actor)
-            while inflight:
-                ready, _ = ray.wait(list(inflight), num_returns=1)
-                actor, task = inflight.pop(ready[0])
-                table = ray.get(ready[0])
-                sink.write(task.shard, table)
-                advance(len(task.shard))
-                submit(actor)
-        finally:
-            for actor in actors:
-                ray.kill(actor)
+        pool = ActorPool(
+            ray,
+            ShardWorker,
+            (worker_spec, threads),
+            n_workers,
+            num_cpus=self.cpus_per_worker,
+            num_gpus=self.gpus_per_worker,
+        )
+        for task, table in pool.map(tasks, lambda actor, task: actor.run.remote(task)):
+            sink.write(task.shard, table)
+            advance(len(task.shard))
 
 
 def make_engine(name: str, pipe: Any = None, **ray_options: Any) -> Engine:

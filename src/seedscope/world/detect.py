@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -284,3 +285,9 @@ def accuracy(detector: WorldDetector, n: int = 500, seed: int = 12345) -> dict[s
         res[f"{mode}_recall"] = float(pred[truth].mean()) if truth.any() else float("nan")
         res[f"{mode}_precision"] = float(truth[pred].mean()) if pred.any() else float("nan")
     return res
+
+
+@functools.lru_cache(maxsize=1)
+def shared_detector() -> WorldDetector:
+    """The bundled detector, loaded once per process (shared by the world scorer and features)."""
+    return WorldDetector()

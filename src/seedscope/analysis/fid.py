@@ -1,19 +1,19 @@
-"""FID and KID of every seed of a sweep over all its prompts, in one call."""
+"""FID and KID of every seed of a sweep over all its prompts (the study's per-seed FID)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from seedscope.analysis.io import write_analysis
 from seedscope.features.base import FeatureExtractor
 from seedscope.features.cache import sweep_features
 from seedscope.metrics.functional import fid_by_group, kid_by_group
 from seedscope.metrics.reference import load_reference
-from seedscope.store import atomic_write_parquet, open_sweep
+from seedscope.store import open_sweep
 
 
 def metrics_by_seed(
@@ -25,10 +25,10 @@ def metrics_by_seed(
     allow_small: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pa.Table, Path]:
-    """Per-seed FID (and KID) against a reference, written to DIR/analysis/fid_by_seed.parquet."""
-    path = open_sweep(sweep).path
+    """Per-seed FID (and KID) against a reference -> DIR/analysis/fid_by_seed-<identity>.parquet."""
+    opened = open_sweep(sweep)
     reference = load_reference(ref, extractor, allow_small=allow_small)
-    keys, feats = sweep_features(path, extractor, progress=progress)
+    keys, feats = sweep_features(opened.path, extractor, progress=progress)
     seeds = np.asarray(keys["seed"])
     fids = fid_by_group(feats, seeds, reference.mean, reference.cov)
     kids = (
@@ -45,8 +45,11 @@ def metrics_by_seed(
             "kid": pa.array([kids.get(int(s)) for s in labels], pa.float64()),
         }
     )
-    meta = {**extractor.settings(), "reference": reference.source, "reference_images": reference.n}
-    final = atomic_write_parquet(
-        table, path / "analysis" / "fid_by_seed.parquet", {"seedscope": json.dumps(meta)}
-    )
-    return table, final
+    settings = {"extractor": extractor.key, "kid": bool(kids)}
+    inputs = {
+        "features": extractor.identity.to_dict(),
+        "reference": reference.source,
+        "reference_images": reference.n,
+    }
+    path = write_analysis(opened, "fid_by_seed", table, settings, inputs)
+    return table, path
