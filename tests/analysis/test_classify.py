@@ -254,6 +254,10 @@ def test_run_classify_on_a_tiny_sweep_beats_chance(tiny_sweep: Path) -> None:
         assert meta["settings"]["train_set"] == "a"
     seeds = pd.read_parquet(result.paths["classify_seeds"])
     assert list(seeds["seed"]) == list(range(8))
+    from seedscope.analysis.io import read_analysis
+
+    curve = read_analysis(tiny_sweep, "classify_curve", train_set="a").to_pandas()
+    assert curve["accuracy"].iloc[-1] == pytest.approx(result.test_accuracy)
     model, labels = load_seed_net(result.paths["weights"])
     assert labels == list(range(8))
     from seedscope.analysis.classify import load_pixels

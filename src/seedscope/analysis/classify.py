@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -669,37 +669,13 @@ def _curve_row(
 # --- Writing it into the sweep ----------------------------------------------------------------
 
 
-def _identity(sweep: Any, spec: ClassifySpec, n_images: int) -> dict[str, Any]:
+def _inputs(sweep: Any, n_images: int) -> dict[str, Any]:
+    """The input identity: the sweep's plan (hashed) and how many images it had."""
     plan = json.dumps(sweep.plan, sort_keys=True, default=str)
-    return {
-        "producer": PRODUCER,
-        "version": VERSION,
-        "settings": spec.settings(),
-        "inputs": {
-            "sweep_plan_sha256": hashlib.sha256(plan.encode()).hexdigest(),
-            "images": n_images,
-        },
-    }
+    return {"sweep_plan_sha256": hashlib.sha256(plan.encode()).hexdigest(), "images": n_images}
 
 
-def _write_tables(
-    sweep: Any, tables: Mapping[str, pd.DataFrame], identity: dict[str, Any]
-) -> dict[str, Path]:
-    """Write each table to DIR/analysis/<name>-<digest>.parquet atomically, identity in metadata."""
-    # TODO(issue 8): switch to seedscope.analysis.io.write_analysis once it lands in main.
-    from seedscope.store import atomic_write_parquet
-
-    text = json.dumps(identity, sort_keys=True)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    out = {}
-    for name, frame in tables.items():
-        path = Path(sweep.path) / "analysis" / f"{name}-{digest}.parquet"
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        out[name] = atomic_write_parquet(table, path, {"seedscope.identity": text})
-    return out
-
-
-def save_seed_net(result: ClassifyResult, path: Path, identity: Mapping[str, Any]) -> Path:
+def save_seed_net(result: ClassifyResult, path: Path, identity: str) -> Path:
     """The network's weights as safetensors, with its seeds and settings in the metadata."""
     from safetensors.torch import save
 
@@ -707,7 +683,7 @@ def save_seed_net(result: ClassifyResult, path: Path, identity: Mapping[str, Any
 
     state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
     meta = {
-        "seedscope.identity": json.dumps(identity, sort_keys=True),
+        "seedscope.identity": identity,
         "seeds": json.dumps(result.seeds),
         "size": str(result.spec.size),
         "width": str(result.spec.width),
@@ -801,6 +777,7 @@ def run_classify(
     plots: bool = True,
 ) -> ClassifyResult:
     """Classify the seeds of a sweep's images; writes DIR/analysis/classify_* (tables, weights, plots)."""
+    from seedscope.analysis.io import analysis_identity, write_analysis
     from seedscope.store import Sweep, open_sweep
 
     sw = sweep if isinstance(sweep, Sweep) else open_sweep(sweep)
@@ -820,7 +797,7 @@ def run_classify(
     load_s = time.perf_counter() - t0
     result = classify(keys, pixels, spec, device, progress)
     result.seconds = {"load": load_s, **result.seconds}
-    identity = _identity(sw, spec, len(keys))
+    settings, inputs = spec.settings(), _inputs(sw, len(keys))
     tables = {
         "classify_seeds": result.per_seed,
         "classify_pairs": result.pairs,
@@ -828,16 +805,23 @@ def run_classify(
         "classify_history": result.history,
         "classify_predictions": result.predictions,
     }
-    written = _write_tables(sw, tables, identity)
-    stem = written["classify_seeds"].with_name(
-        written["classify_seeds"].name.replace("classify_seeds", "classify_model")
+    paths = {
+        name: str(
+            write_analysis(
+                sw, name, pa.Table.from_pandas(frame, preserve_index=False), settings, inputs
+            )
+        )
+        for name, frame in tables.items()
+    }
+    model_id = analysis_identity("classify_model", settings, inputs)
+    stem = sw.path / "analysis" / f"classify_model-{model_id.digest[:12]}"
+    paths["weights"] = str(
+        save_seed_net(result, stem.with_suffix(".safetensors"), model_id.to_json())
     )
-    paths = {k: str(v) for k, v in written.items()}
-    paths["weights"] = str(save_seed_net(result, stem.with_suffix(".safetensors"), identity))
     if plots:
         try:
-            plot_stem = stem.with_name(stem.name.replace("classify_model", "classify_plot"))
-            for p in plot_result(result, plot_stem.with_suffix("")):
+            plot_id = analysis_identity("classify_plot", settings, inputs)
+            for p in plot_result(result, stem.with_name(f"classify_plot-{plot_id.digest[:12]}")):
                 paths[f"plot_{p.suffix[1:]}"] = str(p)
         except ImportError:
             log.warning("matplotlib is not installed; no plots (pip install 'seedscope[plots]').")
