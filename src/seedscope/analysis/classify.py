@@ -736,6 +736,8 @@ def plot_result(result: ClassifyResult, stem: Path) -> list[Path]:
     ax.plot(c["images_per_seed"], c["probe_accuracy"], marker="s", label="linear probe")
     ax.axhline(chance, color="gray", linestyle="--", label=f"chance (1/{len(result.seeds)})")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(list(c["images_per_seed"]), [str(n) for n in c["images_per_seed"]])
+    ax.minorticks_off()
     ax.set_xlabel("training images per seed")
     ax.set_ylabel("test accuracy (unseen prompts)")
     ax.set_ylim(0, 1.02)
