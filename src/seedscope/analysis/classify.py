@@ -48,9 +48,9 @@ class ClassifySpec:
     split_seed: int = 0
     val_fraction: float = 0.1
     """Fraction of the training prompts held out for validation (picks the epoch); 0 for none."""
-    size: int = 64
+    size: int = 16
     """Images are resized (box filter) to size × size before the network sees them."""
-    width: int = 32
+    width: int = 64
     """Channels of the first convolution (doubling per level up to 4×)."""
     epochs: int = 8
     batch_size: int = 64
@@ -208,7 +208,7 @@ class SeedNet(nn.Module):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, n_classes: int, size: int = 64, width: int = 32, dropout: float = 0.2):
+    def __init__(self, n_classes: int, size: int = 16, width: int = 64, dropout: float = 0.2):
         super().__init__()
         self.n_classes = n_classes
         self.register_buffer("mean", torch.zeros(1, 3, 1, 1))

@@ -71,8 +71,8 @@ def classify(
     val_fraction: Annotated[
         float, typer.Option(help="Fraction of training prompts held out for validation.")
     ] = 0.1,
-    size: Annotated[int, typer.Option(help="Images are resized to SIZE×SIZE.")] = 64,
-    width: Annotated[int, typer.Option(help="Channels of the first convolution.")] = 32,
+    size: Annotated[int, typer.Option(help="Images are resized to SIZE×SIZE.")] = 16,
+    width: Annotated[int, typer.Option(help="Channels of the first convolution.")] = 64,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
     batch_size: Annotated[int, typer.Option(help="Images per training step.")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate (one-cycle, AdamW).")] = 3e-3,
