@@ -193,7 +193,7 @@ def test_classifier_stays_at_chance_when_images_carry_no_seed() -> None:
     # 96 test images, chance 12.5%: 35% would be more than 6 standard deviations above it.
     assert result.test_accuracy < 0.35
     assert result.probe_accuracy < 0.35
-    assert result.test_ci[0] < 1 / 8 < result.test_ci[1] or result.test_accuracy < 0.25
+    assert result.test_ci[0] < 0.25  # no evidence of even twice chance
 
 
 def test_classify_refuses_a_single_seed() -> None:
