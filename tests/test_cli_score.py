@@ -143,9 +143,12 @@ def test_fid_seeds_writes_one_row_per_seed(sweep: Path, tmp_path: Path, cli: Cli
 
 @pytest.mark.slow
 def test_score_on_ray(sweep: Path) -> None:
-    pytest.importorskip("ray")
+    ray = pytest.importorskip("ray")
     from seedscope.scorers.run import score_sweep
 
-    counts = score_sweep(sweep, ["grayscale", "border"], engine="ray", batch_size=4)
+    try:
+        counts = score_sweep(sweep, ["grayscale", "border"], engine="ray", batch_size=4)
+    finally:
+        ray.shutdown()  # other test modules start their own Ray
     assert counts == {"grayscale": 12, "border": 12}
     assert len(_scores(sweep, "border")) == 12

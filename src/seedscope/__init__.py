@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from seedscope.store import open_sweep
+from seedscope.tables import SweepTables, open_sweep
 
-__all__ = ["__version__", "open_sweep"]
+__all__ = ["SweepTables", "__version__", "open_sweep"]

@@ -37,6 +37,8 @@ PROMPTS_FILE = "prompts.parquet"
 IMAGES_DIR = "images"
 LOCK_FILE = ".lock"
 TMP_PREFIX = ".tmp-"
+COMPACT_PREFIX = "compact-"
+META_REPLACES = "seedscope.replaces"
 KEYS = ("prompt_id", "seed")
 KEY_SCHEMA = pa.schema([("prompt_id", pa.int64()), ("seed", pa.int64())])
 """The key of every per-image table: images, scores and features."""
@@ -185,7 +187,66 @@ def shard_paths(folder: Path, sub: str = IMAGES_DIR, recursive: bool | None = No
         return []
     deep = sub == IMAGES_DIR if recursive is None else recursive
     found = tables.rglob("*.parquet") if deep else tables.glob("*.parquet")
-    return sorted(p for p in found if not p.name.startswith("."))
+    files = sorted(p for p in found if not p.name.startswith("."))
+    if deep:
+        return files
+    replaced = _replaced_parts(files)
+    return [p for p in files if p.name not in replaced]
+
+
+def _replaced_parts(files: Sequence[Path]) -> set[str]:
+    """Names of part files that a compacted file already holds (left by a killed compaction)."""
+    out: set[str] = set()
+    for f in files:
+        if f.name.startswith(COMPACT_PREFIX):
+            raw = (pq.read_schema(f).metadata or {}).get(META_REPLACES.encode())
+            if raw:
+                out.update(json.loads(raw))
+    return out
+
+
+def compact_parts(folder: Path, min_parts: int = 16, max_rows: int = 1 << 18) -> int:
+    """Merge a table folder's small `part-*` files into `compact-*` files; call under the lock.
+
+    Rows are streamed file by file (memory of one part). Each compacted file lists the parts it
+    replaces in its metadata before they are deleted, so readers and a later run skip (and
+    remove) parts that a killed compaction left behind. Returns the number of parts merged.
+    """
+    folder = Path(folder)
+    files = sorted(folder.glob("*.parquet"))
+    replaced = _replaced_parts(files)
+    for p in files:
+        if p.name in replaced:
+            p.unlink(missing_ok=True)
+    parts = [p for p in files if p.name.startswith("part-") and p.name not in replaced]
+    if len(parts) < min_parts:
+        return 0
+    groups: list[list[Path]] = [[]]
+    rows = 0
+    for p in parts:
+        if rows >= max_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(p)
+        rows += pq.ParquetFile(p).metadata.num_rows
+    merged = 0
+    for group in groups:
+        if len(group) < 2:
+            continue
+        schema = pq.read_schema(group[0])
+        meta = dict(schema.metadata or {})
+        meta[META_REPLACES.encode()] = json.dumps([p.name for p in group]).encode()
+        schema = schema.with_metadata(meta)
+        target = folder / f"{COMPACT_PREFIX}{uuid.uuid4().hex[:16]}.parquet"
+        with _atomic_file(target) as handle:
+            writer = pq.ParquetWriter(handle, schema, compression="zstd", write_page_checksum=True)
+            for p in group:
+                writer.write_table(pq.read_table(p).cast(schema))
+            writer.close()
+        for p in group:
+            p.unlink(missing_ok=True)
+        merged += len(group)
+    return merged
 
 
 def part_path(folder: Path) -> Path:

@@ -46,7 +46,11 @@ def test_extractor_contract(name: str) -> None:
     # One image at a time gives the same rows as a batch.
     np.testing.assert_allclose(ex.extract(ims[1:2])[0], f[1], rtol=1e-4, atol=1e-4)
     assert ex.extract([]).shape == (0, ex.dim)
-    assert set(ex.settings()) >= {"extractor", "version", "dim", "preprocess"}
+    assert set(ex.settings()) >= {"dim", "preprocess"}
+    ident = ex.identity.to_dict()
+    assert ident["producer"] == name and ident["version"] == ex.version
+    # The cache folder is flat and names the preprocessing.
+    assert "/" not in ex.key and (ex.preprocess in ("none", "native") or ex.preprocess in ex.key)
 
 
 def test_builtins_registered_by_entry_points() -> None:
@@ -60,7 +64,7 @@ def test_builtins_registered_by_entry_points() -> None:
 def test_resize_modes_are_named_and_recorded() -> None:
     ex = get_extractor("inception", resize="fid_helper")
     assert ex.preprocess == "fid_helper" and ex.key == "inception@fid_helper"
-    assert get_extractor("inception").key == "inception"
+    assert get_extractor("inception").key == "inception@clean"
     with pytest.raises(SeedscopeError, match="resize mode"):
         get_extractor("inception", resize="bogus")
     with pytest.raises(SeedscopeError, match="unknown feature extractor"):
@@ -79,10 +83,10 @@ def test_sweep_features_are_cached(tmp_path: Path) -> None:
     calls.clear()
     _, f2 = sweep_features(sweep, ex, progress=calls.append)
     assert calls == [] and np.array_equal(f, f2)
-    files = list((sweep / "features" / "gram").glob("*.parquet"))
+    files = list((sweep / "features" / ex.key).glob("*.parquet"))
     import pyarrow.parquet as pq
 
-    meta = pq.read_schema(files[0]).metadata[b"seedscope"].decode()
+    meta = pq.read_schema(files[0]).metadata[b"seedscope.identity"].decode()
     assert '"preprocess": "clean"' in meta
 
 

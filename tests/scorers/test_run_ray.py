@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from fixtures.sweepdir import write_sweep
-from seedscope.scorers.run import IN_FLIGHT_PER_ACTOR, read_scores, score_sweep
+from seedscope.scorers.run import read_scores, score_sweep
 from seedscope.store import Sweep
+from seedscope.sweep.pool import IN_FLIGHT_PER_ACTOR
 
 pytestmark = pytest.mark.slow
 

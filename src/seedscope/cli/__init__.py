@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 
-# Command modules register themselves on `app` when imported.
+import typer
+
+# Command modules register themselves on `app` when imported; `--help` orders them (_app.ORDER).
 from seedscope.cli import analysis as _analysis  # noqa: F401
+from seedscope.cli import classify as _classify  # noqa: F401
 from seedscope.cli import score as _score  # noqa: F401
+from seedscope.cli import sql as _sql  # noqa: F401
 from seedscope.cli import sweep as _sweep  # noqa: F401
 from seedscope.cli import world as _world  # noqa: F401
 from seedscope.cli._app import app
@@ -14,28 +19,43 @@ from seedscope.errors import SeedscopeError
 
 __all__ = ["app", "main"]
 
+_INTERRUPTED = "interrupted; finished shards are kept, run the same command again to resume."
+
+
+def typer_click() -> ModuleType:
+    """The click that typer runs on: its vendored `typer._click` (typer >= 0.26) or `click`."""
+    import typer.main
+
+    vendored = getattr(typer.main, "_click", None)
+    if isinstance(vendored, ModuleType):
+        return vendored
+    import click
+
+    return click
+
 
 def main() -> None:
-    """Run the CLI; a SeedscopeError becomes one sentence on stderr and exit code 2."""
+    """Run the CLI: bad input or usage is one message and exit 2, an interrupt exit 130."""
+    click = typer_click()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except SeedscopeError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except SystemExit:
-        raise
+    except click.exceptions.ClickException as err:  # usage errors: click's short usage message
+        err.show()
+        sys.exit(2)
     except KeyboardInterrupt:
-        print(
-            "interrupted; finished shards are kept, run the same command again to resume.",
-            file=sys.stderr,
-        )
+        print(_INTERRUPTED, file=sys.stderr)
         sys.exit(130)
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(2)
-        raise
+    except typer.Abort as err:  # older typer turns Ctrl-C into Abort
+        if isinstance(err.__context__, KeyboardInterrupt):
+            print(_INTERRUPTED, file=sys.stderr)
+            sys.exit(130)
+        print("aborted.", file=sys.stderr)
+        sys.exit(1)
+    # Without standalone mode, typer returns the code of an Exit (newer typer: Ctrl-C is Exit(130)).
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        if code == 130:
+            print(_INTERRUPTED, file=sys.stderr)
+        sys.exit(code)

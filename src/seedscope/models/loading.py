@@ -7,11 +7,11 @@ import importlib
 import json
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seedscope._compat import dtype_kwargs
 from seedscope.errors import SeedscopeError
 
 log = logging.getLogger(__name__)
@@ -148,14 +148,9 @@ def load_pipeline(ref: ModelRef, dtype: Any = None, device: str = "cpu") -> Any:
         from diffusers import DiffusionPipeline
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        kwargs: dict[str, Any] = {"local_files_only": True}
-        if dtype is not None:
-            kwargs["torch_dtype"] = dtype
+        kwargs: dict[str, Any] = {"local_files_only": True, **dtype_kwargs(dtype)}
         try:
-            with warnings.catch_warnings():
-                # Newer diffusers renamed torch_dtype to dtype; the old name works everywhere.
-                warnings.simplefilter("ignore", FutureWarning)
-                pipe = DiffusionPipeline.from_pretrained(ref.path, **kwargs)
+            pipe = DiffusionPipeline.from_pretrained(ref.path, **kwargs)
         except (OSError, ValueError) as err:
             raise SeedscopeError(
                 f"cannot load the pipeline in {ref.path!r}: {err}".rstrip(".") + "."

@@ -68,7 +68,7 @@ def score_sweep(
     recompute: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Score (and extract features of) the images not done yet; new rows by scorer/extractor name.
+    """Score (and extract features of) the images not done yet; new rows by scorer / feature folder.
 
     Every batch is written as one Parquet shard per scorer under DIR/scores/<scorer>/ (and
     per extractor under DIR/features/<key>/), atomically, so a killed run resumes. A cache
@@ -85,7 +85,9 @@ def score_sweep(
         recompute=recompute,
         progress=progress,
     )
-    return {folder.split("/", 1)[1]: n for folder, n in counts.items()}
+    # Scorers by name; feature caches by their folder, since a scorer and an extractor may share
+    # a name (`world`).
+    return {f.removeprefix("scores/"): n for f, n in counts.items()}
 
 
 def read_scores(sweep: str | Path, name: str) -> pa.Table:

@@ -32,6 +32,7 @@ from seedscope.store import (
     DirLock,
     Sweep,
     atomic_write_parquet,
+    compact_parts,
     decode_png,
     key_pairs,
     open_sweep,
@@ -265,5 +266,6 @@ def derive(
             for job, tables in pool.map(jobs, lambda a, j: a.compute.remote(j[1], j[2], j[3])):
                 write(job[0], tables)
         for slot in slots:
+            compact_parts(slot.write_to)
             slot.finish()
     return {s.producer.folder: s.written for s in slots}

@@ -183,9 +183,11 @@ def load_pipeline(path: str | Path | None = None, dtype: Any = None) -> Any:
         )
     import torch
 
+    from seedscope._compat import dtype_kwargs
+
     kwargs: dict[str, Any] = {"local_files_only": True, "safety_checker": None}
     # The weights ship as float16 to stay small; compute in float32 unless asked otherwise.
-    kwargs["torch_dtype"] = dtype if dtype is not None else torch.float32
+    kwargs.update(dtype_kwargs(dtype if dtype is not None else torch.float32))
     pipe = StableDiffusionPipeline.from_pretrained(folder, **kwargs)
     pipe.set_progress_bar_config(disable=True)
     return pipe
