@@ -55,7 +55,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_rank_without_scores_names_the_command(tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "bare"
     write_sweep(path, [_image(0, s) for s in range(4)], ["x"], [0, 1, 2, 3])
-    code, out, err = cli(["rank", str(path)])
+    code, _, err = cli(["rank", str(path)])
     assert code == 2 and "seedscope score" in err and "Traceback" not in err
     assert not (path / "analysis").exists()
 

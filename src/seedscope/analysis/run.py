@@ -27,7 +27,8 @@ from seedscope.analysis.maps import MapSettings, image_properties, name_clusters
 from seedscope.analysis.rank import RankSettings, rank_seeds, score_columns, score_grids
 from seedscope.analysis.tables import features, scores_frame
 from seedscope.errors import SeedscopeError
-from seedscope.store import Sweep, open_sweep
+from seedscope.tables import SweepTables as Sweep
+from seedscope.tables import open_sweep
 
 log = logging.getLogger(__name__)
 
