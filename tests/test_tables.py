@@ -159,7 +159,7 @@ def test_fid_seeds_with_two_extractors_keeps_both(sweep: Path, tmp_path: Path, c
     t = read_analysis(sweep, "fid_by_seed", extractor="world")
     assert t["seed"].to_pylist() == SEEDS
     meta = json.loads(pq.read_schema(found[0][0]).metadata[b"seedscope.identity"])
-    assert meta["inputs"]["reference"] == str(ref)
+    assert meta["inputs"]["reference"] == str(ref.resolve())
 
 
 # One table of everything.

@@ -48,7 +48,7 @@ def metrics_by_seed(
     settings = {"extractor": extractor.key, "kid": bool(kids)}
     inputs = {
         "features": extractor.identity.to_dict(),
-        "reference": reference.source,
+        "reference": str(Path(reference.source).resolve()),
         "reference_images": reference.n,
     }
     path = write_analysis(opened, "fid_by_seed", table, settings, inputs)
