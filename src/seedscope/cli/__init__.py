@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 # Command modules register themselves on `app` when imported.
+from seedscope.cli import fingerprint as _fingerprint  # noqa: F401
 from seedscope.cli import score as _score  # noqa: F401
 from seedscope.cli import sweep as _sweep  # noqa: F401
 from seedscope.cli import world as _world  # noqa: F401
