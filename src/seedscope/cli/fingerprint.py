@@ -51,8 +51,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
 
         def update(stage: str, n: int, total: int) -> None:
             if stage not in tasks:
-                label = "inverting images" if stage == "invert" else "scanning seeds"
-                tasks[stage] = bar.add_task(label, total=total)
+                labels = {"invert": "inverting images", "scan": "scanning seeds"}
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total or None)
             bar.update(tasks[stage], advance=n)
 
         yield update
@@ -179,3 +179,113 @@ def identify(
     typer.echo(line, err=True)
     if result.path:
         typer.echo(f"wrote {result.path}", err=True)
+
+
+_SWAP_HELP = """The seed swap: start with seed i, switch the generator to seed j at step k, finish.
+
+The initial latent always comes from seed i; after k denoising steps each generator is set to
+the state seed j's own run has at that step, so the remaining step noise is seed j's. k = steps
+is no swap (seed i's image of a plain sweep). For each sampler and k: distances of the result
+to the pure-i and pure-j images in pixels and in a feature space, and an image grid (rows:
+samplers, columns: k). With --sweep DIR the model and settings are the sweep's and the results
+go to DIR/analysis; otherwise give --model, --prompt and --out.
+"""
+
+
+@app.command(help=_SWAP_HELP)
+def swap(
+    sweep: Annotated[
+        str | None, typer.Option(help="Sweep whose model, settings and prompts to use.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Pipeline folder, cached Hugging Face id or 'world'.")
+    ] = None,
+    prompt: Annotated[
+        list[str] | None, typer.Option(help="A prompt (repeat the option for several).")
+    ] = None,
+    n_prompts: Annotated[int, typer.Option(help="With --sweep: its first N prompts.")] = 4,
+    pairs: Annotated[
+        str | None,
+        typer.Option(help="Seed pairs i:j, e.g. 0:1,2:3 (default: the sweep's first seeds)."),
+    ] = None,
+    samplers: Annotated[
+        str, typer.Option(help="Samplers: ddim, ddim-eta1 (ddim-etaX), euler-ancestral, ...")
+    ] = "ddim,ddim-eta1,euler-ancestral",
+    ks: Annotated[
+        str | None,
+        typer.Option(help="Switch steps k, e.g. 0,5,10,15,20 (default: 0, 1/4, 1/2, 3/4, all)."),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Denoising steps (default: the model's).")
+    ] = None,
+    guidance: Annotated[
+        float | None, typer.Option(help="Guidance scale (default: the model's).")
+    ] = None,
+    features: Annotated[
+        str, typer.Option(help="Feature extractor for the feature distance ('none': skip).")
+    ] = "world",
+    batch_size: Annotated[int, typer.Option(help="Images per pipeline call.")] = 16,
+    out: Annotated[str | None, typer.Option(help="Output folder (without --sweep).")] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Switch the generator from seed i to seed j at step k; measure what changes."""
+    _quiet_logs(quiet)
+    from seedscope.analysis.swap import SwapSettings, run_swap
+    from seedscope.errors import SeedscopeError
+    from seedscope.models.loading import world_defaults
+
+    names = tuple(s.strip() for s in samplers.split(",") if s.strip())
+    try:
+        switch = tuple(int(k) for k in ks.split(",") if k.strip()) if ks else ()
+    except ValueError as err:
+        raise SeedscopeError(f"--ks must be whole numbers such as 0,5,10, not {ks!r}.") from err
+    defaults = (world_defaults() if (model or "world") == "world" else None) or (50, 7.5)
+    settings = SwapSettings(
+        samplers=names,
+        ks=switch,
+        steps=steps or defaults[0],
+        guidance=defaults[1] if guidance is None else guidance,
+        batch_size=batch_size,
+        features=None if features == "none" else features,
+    )
+    with _progress(not quiet and not json_output) as progress:
+        advance = (lambda n: progress("swap", n, 0)) if progress is not None else None
+        result = run_swap(
+            model=model,
+            sweep=sweep,
+            prompts=prompt or [],
+            n_prompts=n_prompts,
+            pairs=pairs,
+            settings=settings,
+            out=out,
+            progress=advance,
+        )
+    if json_output:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    feature = "feature_to_i" in result.summary.column_names
+    header = "sampler           k   pixel->i  pixel->j  share_j"
+    typer.echo(header + ("   feat->i   feat->j  share_j" if feature else ""))
+    for row in result.summary.to_pylist():
+        line = (
+            f"{row['sampler']:<16} {row['k']:>2}   {row['pixel_to_i']:.4f}    "
+            f"{row['pixel_to_j']:.4f}    {row['share_j_pixel']:.2f}"
+        )
+        if feature:
+            line += (
+                f"     {row['feature_to_i']:.4f}    {row['feature_to_j']:.4f}    "
+                f"{row['share_j_feature']:.2f}"
+            )
+        typer.echo(line)
+    if result.sweep_check.get("images"):
+        check = result.sweep_check
+        typer.echo(
+            f"no swap vs the sweep's own images ({check['sampler']}, {check['images']} images): "
+            f"max difference {check['max_abs_diff']}/255",
+            err=True,
+        )
+    for path in result.paths.values():
+        typer.echo(f"wrote {path}", err=True)
