@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,15 @@ from seedscope.analysis.identify import (
 from seedscope.errors import SeedscopeError
 
 SHAPE = (4, 8, 8)  # d = 256: a small latent keeps the synthetic tests fast
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread (the machine is shared); the suite's setting is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _planted(seeds: list[int], rho: float, gen_seed: int = 987_654_321) -> torch.Tensor:

@@ -79,12 +79,12 @@ class SwapSettings:
     n_boot: int = 1000
 
     def switch_points(self) -> tuple[int, ...]:
-        """The k values, checked against the number of steps."""
+        """The k values, checked against the number of steps; k = steps (no swap) always."""
         ks = self.ks or default_ks(self.steps)
         bad = [k for k in ks if k < 0 or k > self.steps]
         if bad:
             raise SeedscopeError(f"switch step(s) {bad} are outside 0..{self.steps} (--steps).")
-        return tuple(sorted(set(ks)))
+        return tuple(sorted({*ks, self.steps}))
 
 
 @dataclass
@@ -379,6 +379,8 @@ def run_swap(
     from seedscope.models.settings import default_size
 
     settings = settings or SwapSettings()
+    for name in settings.samplers:
+        parse_sampler(name)  # refuse an unknown sampler before loading anything
     if (sweep is None) == (out is None):
         raise SeedscopeError("give --sweep DIR (results go to DIR/analysis) or --out DIR.")
     plan: dict[str, Any] = {}
