@@ -78,26 +78,9 @@ class _Conditioner:
         else:
             self.embeds, self.neg = out[0], out[1]
         self.time_ids: torch.Tensor | None = None
-        if self.pooled is not None:
-            self.time_ids = self._sdxl_time_ids(len(prompts))
-
-    def _sdxl_time_ids(self, n: int) -> torch.Tensor:
-        pipe = self.pipe
-        factor = int(getattr(pipe, "vae_scale_factor", 8))
-        size = int(self.net.config.sample_size) * factor
-        encoder_2 = getattr(pipe, "text_encoder_2", None)
-        proj = int(encoder_2.config.projection_dim) if encoder_2 is not None else None
-        ids = pipe._get_add_time_ids(
-            (size, size),
-            (0, 0),
-            (size, size),
-            dtype=self.embeds.dtype,
-            text_encoder_projection_dim=proj,
-        )
-        return ids.to(self.embeds.device).repeat(n, 1)
 
     def set_size(self, height: int, width: int) -> None:
-        """SDXL conditions on the image size: use the images' own."""
+        """SDXL conditions on the image size (SDXL's added time ids): the images' own."""
         if self.pooled is None:
             return
         encoder_2 = getattr(self.pipe, "text_encoder_2", None)
@@ -117,8 +100,10 @@ class _Conditioner:
         hidden = torch.cat([self.neg, self.embeds]) if self.cfg else self.embeds
         kwargs: dict[str, Any] = {}
         if self.pooled is not None and self.time_ids is not None:
-            pooled = torch.cat([self.neg_pooled, self.pooled]) if self.cfg else self.pooled
-            ids = torch.cat([self.time_ids, self.time_ids]) if self.cfg else self.time_ids
+            pooled, ids = self.pooled, self.time_ids
+            if self.cfg and self.neg_pooled is not None:
+                pooled = torch.cat([self.neg_pooled, pooled])
+                ids = torch.cat([ids, ids])
             kwargs["added_cond_kwargs"] = {"text_embeds": pooled, "time_ids": ids}
         inp = scheduler.scale_model_input(inp, t)
         out = self.net(inp, t, encoder_hidden_states=hidden, **kwargs).sample
