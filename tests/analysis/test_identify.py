@@ -227,3 +227,16 @@ def test_identify_a_sweep(make_sweep: Callable[..., Path], tmp_path: Path) -> No
     assert summary["top1_accuracy"] == 1.0
     assert result.path is not None and Path(result.path).is_file()
     assert Path(result.path).parent == out / "analysis"
+
+
+def test_inversion_runs_on_sdxl(tmp_path: Path) -> None:
+    # SDXL needs pooled embeddings and size ids; random weights: only shapes are checked.
+    from fixtures.tiny import build_tiny_sdxl
+    from seedscope.analysis.inversion import InversionSettings, invert_images
+
+    pipe = build_tiny_sdxl(tmp_path)
+    images = [np.full((32, 32, 3), 128, np.uint8), np.zeros((32, 32, 3), np.uint8)]
+    for guidance in (1.0, 5.0):
+        latents = invert_images(pipe, images, ["a cat", ""], InversionSettings(2, guidance))
+        assert latents.shape == (2, 4, 16, 16)
+        assert torch.isfinite(latents).all()

@@ -192,6 +192,12 @@ go to DIR/analysis; otherwise give --model, --prompt and --out.
 """
 
 
+def _ci(row: dict[str, Any], name: str) -> str:
+    lo, hi = row[f"{name}_lo"], row[f"{name}_hi"]
+    interval = f"[{lo:.2f}, {hi:.2f}]" if lo == lo else "[-]"  # NaN: one prompt
+    return f"{row[name]:.2f} {interval:<12}"
+
+
 @app.command(help=_SWAP_HELP)
 def swap(
     sweep: Annotated[
@@ -267,17 +273,17 @@ def swap(
         typer.echo(json.dumps(result.to_dict()))
         return
     feature = "feature_to_i" in result.summary.column_names
-    header = "sampler           k   pixel->i  pixel->j  share_j"
-    typer.echo(header + ("   feat->i   feat->j  share_j" if feature else ""))
+    header = "sampler           k   pixel->i  pixel->j  share_j (95% CI, prompts)"
+    typer.echo(header + ("   feat->i   feat->j  share_j (95% CI)" if feature else ""))
     for row in result.summary.to_pylist():
         line = (
             f"{row['sampler']:<16} {row['k']:>2}   {row['pixel_to_i']:.4f}    "
-            f"{row['pixel_to_j']:.4f}    {row['share_j_pixel']:.2f}"
+            f"{row['pixel_to_j']:.4f}    {_ci(row, 'share_j_pixel')}"
         )
         if feature:
             line += (
-                f"     {row['feature_to_i']:.4f}    {row['feature_to_j']:.4f}    "
-                f"{row['share_j_feature']:.2f}"
+                f"   {row['feature_to_i']:.4f}    {row['feature_to_j']:.4f}    "
+                f"{_ci(row, 'share_j_feature')}"
             )
         typer.echo(line)
     if result.sweep_check.get("images"):
