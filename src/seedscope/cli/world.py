@@ -107,6 +107,43 @@ def train_cmd(
         int | None,
         typer.Option("--threads", help="torch threads (default 1; use more on a free machine)."),
     ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            "--init-from",
+            help="Warm start from a world pipeline folder, or 'shipped' for the bundled weights"
+            " (its autoencoder is kept; the UNet and decoder are fine-tuned).",
+        ),
+    ] = None,
+    mode_weights: Annotated[
+        str,
+        typer.Option(
+            "--mode-weights",
+            help="Draw scenes showing these modes more often in UNet batches, e.g."
+            " 'border=3,grayscale=2'.",
+        ),
+    ] = "",
+    unet_lr: Annotated[
+        float | None, typer.Option("--unet-lr", help="Peak UNet learning rate (default 5e-4).")
+    ] = None,
+    decoder_steps: Annotated[
+        int | None,
+        typer.Option("--decoder-steps", help="Decoder fine-tuning steps (default 3000)."),
+    ] = None,
+    unet_edge_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--unet-edge-weight",
+            help="Weight of the outer latent rows/columns in the UNet loss (default 1: none).",
+        ),
+    ] = None,
+    decoder_edge_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--decoder-edge-weight",
+            help="Extra L1 weight of the outer 8 pixels in the decoder loss (default 0).",
+        ),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -142,11 +179,31 @@ def train_cmd(
             DETECTOR_PATH.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(det, DETECTOR_PATH)
     if part in stages:
-        cfg = TrainConfig()
-        if unet_steps is not None:
-            cfg = dataclasses.replace(cfg, unet_steps=unet_steps)
-        if threads is not None:
-            cfg = dataclasses.replace(cfg, threads=threads)
+        from seedscope.world.train import parse_mode_weights
+
+        parse_mode_weights(mode_weights)  # one sentence on bad input, before any work
+        if (
+            init_from not in (None, "shipped")
+            and not (Path(init_from) / "model_index.json").is_file()
+        ):
+            raise SeedscopeError(
+                f"--init-from {init_from} is not a world pipeline folder (no model_index.json);"
+                " give one, or 'shipped'."
+            )
+        changes: dict[str, Any] = {
+            "unet_steps": unet_steps,
+            "threads": threads,
+            "init_from": init_from,
+            "unet_lr": unet_lr,
+            "decoder_steps": decoder_steps,
+            "unet_edge_weight": unet_edge_weight,
+            "decoder_edge_weight": decoder_edge_weight,
+        }
+        cfg = dataclasses.replace(
+            TrainConfig(),
+            mode_weights=mode_weights,
+            **{k: v for k, v in changes.items() if v is not None},
+        )
         export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run(stages[part])
         if install:
             dest = weights_path()

@@ -11,8 +11,7 @@ from PIL import Image
 from seedscope.errors import SeedscopeError
 from seedscope.scorers import _world
 from seedscope.scorers.base import Context, Scorer
-
-MODES = ("grayscale", "border", "sky", "text")
+from seedscope.world.grammar import MODES
 
 
 class WorldAdherenceScorer(Scorer):
