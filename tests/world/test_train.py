@@ -135,3 +135,17 @@ def test_warm_start_keeps_the_init_autoencoder_and_scale_and_fine_tunes(tmp_path
     assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
     unet_a, unet_b = first.unet.state_dict(), tuned.unet.state_dict()
     assert any(not torch.equal(unet_a[k], unet_b[k]) for k in unet_a)
+
+
+def test_high_noise_share_of_timesteps():
+    from seedscope.world.train import sample_timesteps
+
+    gen = torch.Generator().manual_seed(0)
+    cfg = TrainConfig(high_noise_frac=0.25, high_noise_from=850)
+    t = torch.stack([sample_timesteps(8, 1000, cfg, gen) for _ in range(2000)])
+    assert (t[:, :2] >= 850).all() and t.max() < 1000 and t.min() >= 0
+    # The rest stay uniform over all timesteps.
+    assert (t[:, 2:] < 500).float().mean().item() == pytest.approx(0.5, abs=0.02)
+    plain = sample_timesteps(8, 1000, TrainConfig(), torch.Generator().manual_seed(1))
+    want = torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(plain, want)

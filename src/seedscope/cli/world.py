@@ -144,6 +144,14 @@ def train_cmd(
             help="Extra L1 weight of the outer 8 pixels in the decoder loss (default 0).",
         ),
     ] = None,
+    high_noise_frac: Annotated[
+        float | None,
+        typer.Option(
+            "--high-noise-frac",
+            help="Share of each UNet batch trained on the noisiest timesteps only (t >= 850;"
+            " default 0).",
+        ),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -182,6 +190,8 @@ def train_cmd(
         from seedscope.world.train import parse_mode_weights
 
         parse_mode_weights(mode_weights)  # one sentence on bad input, before any work
+        if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
+            raise SeedscopeError("--high-noise-frac must be between 0 and 1.")
         if (
             init_from not in (None, "shipped")
             and not (Path(init_from) / "model_index.json").is_file()
@@ -198,6 +208,7 @@ def train_cmd(
             "decoder_steps": decoder_steps,
             "unet_edge_weight": unet_edge_weight,
             "decoder_edge_weight": decoder_edge_weight,
+            "high_noise_frac": high_noise_frac,
         }
         cfg = dataclasses.replace(
             TrainConfig(),
@@ -236,11 +247,30 @@ def evaluate_cmd(
     ] = 32,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1 for every prompt.")] = 8,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per pipeline call.")] = 64,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Sampling steps (default: the model's).")
+    ] = None,
+    guidance: Annotated[
+        float | None, typer.Option("--guidance", help="Guidance scale (default: the model's).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Sampler, e.g. ddim, dpm++, unipc (default: the model's)."
+        ),
+    ] = None,
+    prompt_seed: Annotated[
+        int, typer.Option("--prompt-seed", help="Seed of the default prompt set.")
+    ] = 7,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the measurements as JSON.")
     ] = False,
 ) -> None:
-    """Measure the world model on a prompts x seeds grid: adherence, FID (with floor), modes, images/s."""
+    """Measure the world model on a prompts x seeds grid: adherence, FID (with floor), modes, images/s.
+
+    Images are generated through the sweep's batch generator; each mode's rate is read by its
+    own scorer on the generated images and on real scenes of the same prompts.
+    """
     from seedscope.world.evaluate import evaluate, format_report
 
     texts = None
@@ -248,8 +278,21 @@ def evaluate_cmd(
         from seedscope.sweep.prompts import load_prompts
 
         texts = load_prompts(prompts).column("prompt").to_pylist()
+    if model is not None and not (Path(model) / "model_index.json").is_file():
+        raise SeedscopeError(
+            f"--model {model} is not a world pipeline folder (no model_index.json)."
+        )
     result = evaluate(
-        texts, model=model, n=n, seeds=seeds, batch_size=batch_size, progress=not as_json
+        texts,
+        model=model,
+        n=n,
+        seeds=seeds,
+        batch_size=batch_size,
+        progress=not as_json,
+        steps=steps,
+        guidance=guidance,
+        scheduler=scheduler,
+        prompt_seed=prompt_seed,
     )
     if as_json:
         typer.echo(json.dumps(_finite(result), indent=2))

@@ -61,6 +61,11 @@ class TrainConfig:
     unet_edge_weight: float = 1.0
     decoder_edge_weight: float = 0.0
     edge_band: int = 2
+    # Share of each UNet batch whose timesteps are drawn from the noisiest ones only (t >=
+    # high_noise_from): whether a scene gets a frame is decided there, where the epsilon loss
+    # carries almost no signal about the clean image.
+    high_noise_frac: float = 0.0
+    high_noise_from: int = 850
 
 
 def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
@@ -135,6 +140,17 @@ def band_weights(size: int, band: int, weight: float) -> np.ndarray:
     if band > 0:
         w[:band], w[-band:], w[:, :band], w[:, -band:] = weight, weight, weight, weight
     return w
+
+
+def sample_timesteps(n: int, total: int, cfg: TrainConfig, gen: Any) -> Any:
+    """Uniform timesteps, the first round(high_noise_frac * n) from [high_noise_from, total)."""
+    import torch
+
+    t = torch.randint(0, total, (n,), generator=gen)
+    k = round(cfg.high_noise_frac * n)
+    if k:
+        t[:k] = torch.randint(cfg.high_noise_from, total, (k,), generator=gen)
+    return t
 
 
 def _edge_l1(a: Any, b: Any) -> Any:
@@ -406,7 +422,7 @@ class Trainer:
             drop = torch.from_numpy(rng.random(len(idx)) < self.cfg.caption_dropout)
             ids[drop] = empty
             noise = torch.randn(z0.shape, generator=gen)
-            t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(idx),), generator=gen)
+            t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
             # Min-SNR-gamma loss weighting (Hang et al. 2023) for epsilon prediction.
