@@ -46,6 +46,28 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             "no world category",
         ),
         (["world", "train", "--part", "everything"], "--part"),
+        (
+            [
+                "world",
+                "train",
+                "--workdir",
+                "{tmp}/w",
+                "--part",
+                "unet",
+                "--mode-weights",
+                "frame=2",
+            ],
+            "MODE=WEIGHT",
+        ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--init-from", "{tmp}"],
+            "--init-from",
+        ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--high-noise-frac", "2"],
+            "--high-noise-frac",
+        ),
+        (["world", "evaluate", "--model", "{tmp}/nothing"], "--model"),
     ],
 )
 def test_bad_input_is_one_sentence(tmp_path, cli: Cli, args, message):

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from seedscope.world.evaluate import evaluate, format_report, seed_share
+from seedscope.world.evaluate import (
+    MODE_SCORERS,
+    evaluate,
+    format_report,
+    generate,
+    mode_report,
+    seed_share,
+)
+from seedscope.world.grammar import MODES
 
 
 def test_seed_share_separates_seed_and_prompt_effects():
@@ -18,12 +26,55 @@ def test_seed_share_separates_seed_and_prompt_effects():
     assert np.isnan(seed_share(np.zeros((3, 3)))["seed"])
 
 
+def test_mode_report_checks_the_ratio_range_and_the_seed_share():
+    # 4 prompts x 10 seeds; seeds 0 and 1 always show the mode: rate 0.2, all of it the seed's.
+    flags = np.zeros((4, 10))
+    flags[:, :2] = 1
+    r = mode_report(flags.ravel(), world=0.1, n_prompts=4, n_seeds=10)
+    assert r["generated"] == pytest.approx(0.2) and r["ratio"] == pytest.approx(2.0)
+    assert not r["ratio_ok"] and r["seed_share_ok"]
+    assert mode_report(flags.ravel(), world=0.2, n_prompts=4, n_seeds=10)["ratio_ok"]
+    assert mode_report(flags.ravel(), world=0.34, n_prompts=4, n_seeds=10)["ratio_ok"] is False
+    # The same rate decided by the prompt: the seed explains none of it.
+    by_prompt = np.zeros((4, 10))
+    by_prompt[0] = 1
+    r = mode_report(by_prompt.ravel(), 0.25, 4, 10)
+    assert r["ratio_ok"] and not r["seed_share_ok"] and r["variance_share"]["prompt"] == 1.0
+    assert np.isnan(mode_report(flags.ravel(), world=0.0, n_prompts=4, n_seeds=10)["ratio"])
+
+
+def test_every_mode_has_one_scorer():
+    from seedscope.scorers.world import WorldAdherenceScorer
+
+    assert set(MODE_SCORERS) == set(MODES)
+    assert [f"p_{m}" for m in MODES] == WorldAdherenceScorer.schema.names[-len(MODES) :]
+
+
+def test_generate_goes_through_the_sweep_generator_image_for_image():
+    from seedscope.sweep.generate import BatchGenerator
+    from seedscope.world.model import load_pipeline
+
+    pipe = load_pipeline()
+    images, ips = generate(pipe, ["a red circle", "a blue star", "a red circle"], [0, 1, 0], 2, 2)
+    assert ips > 0 and len(images) == 3
+    a = [np.asarray(im) for im in images]
+    assert np.array_equal(a[0], a[2]) and not np.array_equal(a[0], a[1])
+    gen = BatchGenerator(pipe, steps=2, guidance=6.0, height=64, width=64)
+    gen.encode({5: "a blue star"})
+    assert np.array_equal(gen.run([(5, 1)]).images[0], a[1])
+
+
 @pytest.mark.slow
 def test_evaluate_small_grid():
-    r = evaluate(["a red circle", "a blue star"], seeds=2, batch_size=4)
-    assert r["n_images"] == 4
+    r = evaluate(["a red circle", "a blue star"], seeds=2, batch_size=4, steps=4)
+    assert r["n_images"] == 4 and r["steps"] == 4
     assert 0.0 <= r["adherence"] <= 1.0
     assert r["fid"] >= 0 and r["fid_floor"] >= 0
-    assert set(r["modes"]) == {"grayscale", "border", "sky", "text"}
+    assert set(r["modes"]) == set(MODES)
+    for v in r["modes"].values():
+        assert 0 <= v["generated"] <= 1 and 0 <= v["world"] <= 1
+        assert set(v["variance_share"]) == {"seed", "prompt"}
     assert r["images_per_s"] > 0
-    assert "prompt adherence" in format_report(r)
+    assert set(r["targets"]) == {"modes_at_world_rates", "seed_decides_modes", "adherence"}
+    report = format_report(r)
+    assert "prompt adherence" in report and "targets" in report

@@ -61,3 +61,91 @@ def test_edge_loss_is_the_l1_distance_of_pixel_differences():
     assert got == pytest.approx(want, rel=1e-12)
     # A flat shift in brightness has the same edges: no loss.
     assert _edge_l1(torch.from_numpy(a), torch.from_numpy(a + 0.3)).item() == pytest.approx(0.0)
+
+
+def test_mode_weights_parse_and_refuse_bad_input():
+    from seedscope.errors import SeedscopeError
+    from seedscope.world.train import parse_mode_weights
+
+    assert parse_mode_weights("") == {}
+    assert parse_mode_weights("border=3, grayscale=2.5") == {"border": 3.0, "grayscale": 2.5}
+    for bad in ("frame=2", "border", "border=x", "border=0", "border=-1"):
+        with pytest.raises(SeedscopeError, match="MODE=WEIGHT"):
+            parse_mode_weights(bad)
+
+
+def test_scene_weights_multiply_the_weights_of_the_modes_shown():
+    from seedscope.world.train import scene_weights
+
+    truth = [
+        {"border": False, "grayscale": False},
+        {"border": True, "grayscale": False},
+        {"border": True, "grayscale": True},
+        {"border": False, "grayscale": True},
+    ]
+    assert scene_weights(truth, {}) is None
+    p = scene_weights(truth, {"border": 3.0, "grayscale": 2.0})
+    want = np.array([1.0, 3.0, 6.0, 2.0])
+    np.testing.assert_allclose(p, want / want.sum())
+    # Drawn with these probabilities, bordered scenes come 9/12 of the time.
+    idx = np.random.default_rng(0).choice(4, 200_000, p=p)
+    assert np.isin(idx, [1, 2]).mean() == pytest.approx(9 / 12, abs=0.01)
+
+
+def test_band_weights_weight_only_the_outer_rows_and_columns():
+    from seedscope.world.train import band_weights
+
+    w = band_weights(8, 2, 5.0)
+    assert w.shape == (8, 8) and (w[2:6, 2:6] == 1).all()
+    assert (w[:2] == 5).all() and (w[-2:] == 5).all() and (w[:, :2] == 5).all()
+    assert (w[:, -2:] == 5).all() and w.sum() == 16 + 5 * 48
+    assert (band_weights(8, 0, 5.0) == 1).all()
+
+
+def test_warm_start_keeps_the_init_autoencoder_and_scale_and_fine_tunes(tmp_path):
+    base = TrainConfig(
+        n_scenes=24,
+        vae_steps=2,
+        vae_batch=2,
+        unet_steps=2,
+        unet_batch=2,
+        decoder_steps=1,
+        checkpoint_every=1,
+        log_every=1,
+        warmup=1,
+    )
+    init = Trainer(tmp_path / "a", base, progress=lambda s: None).run()
+    first = load_pipeline(init)
+    cfg = dataclasses.replace(
+        base,
+        init_from=str(init),
+        mode_weights="border=4,grayscale=2",
+        unet_edge_weight=3.0,
+        decoder_edge_weight=2.0,
+        vae_steps=50,  # never trained: the init's autoencoder stands in
+    )
+    said: list[str] = []
+    export = Trainer(tmp_path / "b", cfg, progress=said.append).run()
+    assert not any(s.startswith("vae step") for s in said)
+    assert any(s.startswith("unet step 2/2") for s in said)
+    assert any(s.startswith("decoder step 1/1") for s in said)
+    tuned = load_pipeline(export)
+    assert tuned.vae.config.scaling_factor == pytest.approx(first.vae.config.scaling_factor)
+    enc_a, enc_b = first.vae.encoder.state_dict(), tuned.vae.encoder.state_dict()
+    assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
+    unet_a, unet_b = first.unet.state_dict(), tuned.unet.state_dict()
+    assert any(not torch.equal(unet_a[k], unet_b[k]) for k in unet_a)
+
+
+def test_high_noise_share_of_timesteps():
+    from seedscope.world.train import sample_timesteps
+
+    gen = torch.Generator().manual_seed(0)
+    cfg = TrainConfig(high_noise_frac=0.25, high_noise_from=850)
+    t = torch.stack([sample_timesteps(8, 1000, cfg, gen) for _ in range(2000)])
+    assert (t[:, :2] >= 850).all() and t.max() < 1000 and t.min() >= 0
+    # The rest stay uniform over all timesteps.
+    assert (t[:, 2:] < 500).float().mean().item() == pytest.approx(0.5, abs=0.02)
+    plain = sample_timesteps(8, 1000, TrainConfig(), torch.Generator().manual_seed(1))
+    want = torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(plain, want)

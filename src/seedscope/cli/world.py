@@ -107,6 +107,51 @@ def train_cmd(
         int | None,
         typer.Option("--threads", help="torch threads (default 1; use more on a free machine)."),
     ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            "--init-from",
+            help="Warm start from a world pipeline folder, or 'shipped' for the bundled weights"
+            " (its autoencoder is kept; the UNet and decoder are fine-tuned).",
+        ),
+    ] = None,
+    mode_weights: Annotated[
+        str,
+        typer.Option(
+            "--mode-weights",
+            help="Draw scenes showing these modes more often in UNet batches, e.g."
+            " 'border=3,grayscale=2'.",
+        ),
+    ] = "",
+    unet_lr: Annotated[
+        float | None, typer.Option("--unet-lr", help="Peak UNet learning rate (default 5e-4).")
+    ] = None,
+    decoder_steps: Annotated[
+        int | None,
+        typer.Option("--decoder-steps", help="Decoder fine-tuning steps (default 3000)."),
+    ] = None,
+    unet_edge_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--unet-edge-weight",
+            help="Weight of the outer latent rows/columns in the UNet loss (default 1: none).",
+        ),
+    ] = None,
+    decoder_edge_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--decoder-edge-weight",
+            help="Extra L1 weight of the outer 8 pixels in the decoder loss (default 0).",
+        ),
+    ] = None,
+    high_noise_frac: Annotated[
+        float | None,
+        typer.Option(
+            "--high-noise-frac",
+            help="Share of each UNet batch trained on the noisiest timesteps only (t >= 850;"
+            " default 0).",
+        ),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -142,11 +187,34 @@ def train_cmd(
             DETECTOR_PATH.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(det, DETECTOR_PATH)
     if part in stages:
-        cfg = TrainConfig()
-        if unet_steps is not None:
-            cfg = dataclasses.replace(cfg, unet_steps=unet_steps)
-        if threads is not None:
-            cfg = dataclasses.replace(cfg, threads=threads)
+        from seedscope.world.train import parse_mode_weights
+
+        parse_mode_weights(mode_weights)  # one sentence on bad input, before any work
+        if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
+            raise SeedscopeError("--high-noise-frac must be between 0 and 1.")
+        if (
+            init_from not in (None, "shipped")
+            and not (Path(init_from) / "model_index.json").is_file()
+        ):
+            raise SeedscopeError(
+                f"--init-from {init_from} is not a world pipeline folder (no model_index.json);"
+                " give one, or 'shipped'."
+            )
+        changes: dict[str, Any] = {
+            "unet_steps": unet_steps,
+            "threads": threads,
+            "init_from": init_from,
+            "unet_lr": unet_lr,
+            "decoder_steps": decoder_steps,
+            "unet_edge_weight": unet_edge_weight,
+            "decoder_edge_weight": decoder_edge_weight,
+            "high_noise_frac": high_noise_frac,
+        }
+        cfg = dataclasses.replace(
+            TrainConfig(),
+            mode_weights=mode_weights,
+            **{k: v for k, v in changes.items() if v is not None},
+        )
         export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run(stages[part])
         if install:
             dest = weights_path()
@@ -179,11 +247,30 @@ def evaluate_cmd(
     ] = 32,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1 for every prompt.")] = 8,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per pipeline call.")] = 64,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Sampling steps (default: the model's).")
+    ] = None,
+    guidance: Annotated[
+        float | None, typer.Option("--guidance", help="Guidance scale (default: the model's).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Sampler, e.g. ddim, dpm++, unipc (default: the model's)."
+        ),
+    ] = None,
+    prompt_seed: Annotated[
+        int, typer.Option("--prompt-seed", help="Seed of the default prompt set.")
+    ] = 7,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the measurements as JSON.")
     ] = False,
 ) -> None:
-    """Measure the world model on a prompts x seeds grid: adherence, FID (with floor), modes, images/s."""
+    """Measure the world model on a prompts x seeds grid: adherence, FID (with floor), modes, images/s.
+
+    Images are generated through the sweep's batch generator; each mode's rate is read by its
+    own scorer on the generated images and on real scenes of the same prompts.
+    """
     from seedscope.world.evaluate import evaluate, format_report
 
     texts = None
@@ -191,8 +278,21 @@ def evaluate_cmd(
         from seedscope.sweep.prompts import load_prompts
 
         texts = load_prompts(prompts).column("prompt").to_pylist()
+    if model is not None and not (Path(model) / "model_index.json").is_file():
+        raise SeedscopeError(
+            f"--model {model} is not a world pipeline folder (no model_index.json)."
+        )
     result = evaluate(
-        texts, model=model, n=n, seeds=seeds, batch_size=batch_size, progress=not as_json
+        texts,
+        model=model,
+        n=n,
+        seeds=seeds,
+        batch_size=batch_size,
+        progress=not as_json,
+        steps=steps,
+        guidance=guidance,
+        scheduler=scheduler,
+        prompt_seed=prompt_seed,
     )
     if as_json:
         typer.echo(json.dumps(_finite(result), indent=2))

@@ -10,8 +10,7 @@ from PIL import Image
 
 from seedscope.errors import SeedscopeError
 from seedscope.scorers.base import Context, Scorer
-
-MODES = ("grayscale", "border", "sky", "text")
+from seedscope.world.grammar import MODES
 
 
 class WorldAdherenceScorer(Scorer):

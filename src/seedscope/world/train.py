@@ -50,6 +50,22 @@ class TrainConfig:
     checkpoint_every: int = 250
     log_every: int = 50
     threads: int = 1
+    # Warm start: a world pipeline folder (or "shipped") whose VAE, UNet and text encoder
+    # (and latent scaling factor) the run starts from instead of training from scratch.
+    init_from: str | None = None
+    # UNet batches draw scenes with these unmentioned modes this many times as often,
+    # e.g. "border=3,grayscale=2" (guidance pulls generations away from rare modes).
+    mode_weights: str = ""
+    # Extra weight of the outer latent rows/columns (edge_band wide) in the UNet loss, and of
+    # the outer pixel band (4x as wide) in the decoder's L1 loss: frames live there.
+    unet_edge_weight: float = 1.0
+    decoder_edge_weight: float = 0.0
+    edge_band: int = 2
+    # Share of each UNet batch whose timesteps are drawn from the noisiest ones only (t >=
+    # high_noise_from): whether a scene gets a frame is decided there, where the epsilon loss
+    # carries almost no signal about the clean image.
+    high_noise_frac: float = 0.0
+    high_noise_from: int = 850
 
 
 def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
@@ -82,6 +98,59 @@ def unet_lr(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then cosine decay (Loshchilov & Hutter 2017) to a tenth at unet_steps."""
     decay = 0.1 + 0.45 * (1 + math.cos(math.pi * min(step / cfg.unet_steps, 1.0)))
     return cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * decay
+
+
+def parse_mode_weights(text: str) -> dict[str, float]:
+    """Parse "border=3,grayscale=2" into {mode: weight}; every name must be a world mode."""
+    from seedscope.errors import SeedscopeError
+    from seedscope.world.grammar import MODES
+
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not sep or name not in MODES or not weight > 0:
+            raise SeedscopeError(
+                f"mode weight {part!r} must be MODE=WEIGHT with a mode of {', '.join(MODES)}"
+                " and a positive weight."
+            )
+        out[name] = weight
+    return out
+
+
+def scene_weights(truth: list[dict[str, Any]], weights: dict[str, float]) -> np.ndarray | None:
+    """Sampling probability of each scene: the product of the weights of the modes it shows."""
+    if not weights:
+        return None
+    w = np.ones(len(truth))
+    for mode, k in weights.items():
+        w *= np.where([bool(t[mode]) for t in truth], k, 1.0)
+    return w / w.sum()
+
+
+def band_weights(size: int, band: int, weight: float) -> np.ndarray:
+    """A size x size map of 1 inside and `weight` on the outer `band` rows and columns."""
+    w = np.ones((size, size), np.float32)
+    if band > 0:
+        w[:band], w[-band:], w[:, :band], w[:, -band:] = weight, weight, weight, weight
+    return w
+
+
+def sample_timesteps(n: int, total: int, cfg: TrainConfig, gen: Any) -> Any:
+    """Uniform timesteps, the first round(high_noise_frac * n) from [high_noise_from, total)."""
+    import torch
+
+    t = torch.randint(0, total, (n,), generator=gen)
+    k = round(cfg.high_noise_frac * n)
+    if k:
+        t[:k] = torch.randint(cfg.high_noise_from, total, (k,), generator=gen)
+    return t
 
 
 def _edge_l1(a: Any, b: Any) -> Any:
@@ -123,6 +192,10 @@ class Trainer:
             self.say(f"rendered {len(imgs)} scenes in {time.time() - t:.0f}s")
         z = np.load(path)
         return z["images"], [str(c) for c in z["captions"]]
+
+    def truth(self) -> list[dict[str, Any]]:
+        """The scenes' truth (written beside data.npz)."""
+        return list(json.loads((self.dir / "truth.json").read_text()))
 
     # -- helpers --------------------------------------------------------------------------------
     def _log(self, stage: str, step: int, total: int, losses: list[float], t0: float) -> float:
@@ -213,6 +286,9 @@ class Trainer:
         z = np.load(path)
         mean, std = z["mean"], z["std"]
         scale = float(1.0 / mean.astype(np.float32).std())
+        if self.cfg.init_from is not None:
+            # The warm-started UNet learnt the init's scale: keep it.
+            scale = float(pipe.vae.config.scaling_factor)
         pipe.vae.register_to_config(scaling_factor=scale)
         self.say(f"latents {mean.shape}, scaling factor {scale:.4f}")
         return mean, std
@@ -234,6 +310,10 @@ class Trainer:
             step = ck["step"]
         rng = np.random.default_rng(4000 + step)
         gen = torch.Generator().manual_seed(5000 + step)
+        size = images.shape[1]
+        band = torch.from_numpy(
+            band_weights(size, 4 * self.cfg.edge_band, 1.0 + self.cfg.decoder_edge_weight) - 1.0
+        )
         vae.train()
         t0, losses = time.time(), []
         while step < self.cfg.decoder_steps:
@@ -251,6 +331,9 @@ class Trainer:
                 + (pool(rec, 8) - pool(x, 8)).abs().mean()
                 + self.cfg.vae_edges * _edge_l1(rec, x)
             )
+            if self.cfg.decoder_edge_weight:
+                # Frames are uniform bands along the edges: weight the outer pixels' L1 more.
+                loss = loss + ((rec - x).abs() * band).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -272,7 +355,15 @@ class Trainer:
             pipe.vae.register_to_config(scaling_factor=scale)
 
     # -- unet ---------------------------------------------------------------------------------
-    def unet(self, pipe: Any, mean: np.ndarray, std: np.ndarray, captions: list[str]) -> None:
+    def unet(
+        self,
+        pipe: Any,
+        mean: np.ndarray,
+        std: np.ndarray,
+        captions: list[str],
+        probs: np.ndarray | None = None,
+    ) -> None:
+        """Train UNet + text encoder; probs, if given, is each scene's chance of being drawn."""
         import torch
         from diffusers import DDPMScheduler
         from diffusers.training_utils import EMAModel
@@ -308,6 +399,10 @@ class Trainer:
             [""], padding="max_length", max_length=tok.model_max_length, return_tensors="pt"
         ).input_ids[0]
         scale = pipe.vae.config.scaling_factor
+        pixel_w = torch.from_numpy(
+            band_weights(mean.shape[-1], self.cfg.edge_band, self.cfg.unet_edge_weight)
+        )
+        pixel_w = pixel_w / pixel_w.mean()  # the same overall loss scale
         rng = np.random.default_rng(2000 + step)
         gen = torch.Generator().manual_seed(3000 + step)
         unet.train()
@@ -317,20 +412,23 @@ class Trainer:
             lr = unet_lr(step, self.cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            idx = rng.integers(0, len(mean), self.cfg.unet_batch)
+            if probs is None:
+                idx = rng.integers(0, len(mean), self.cfg.unet_batch)
+            else:
+                idx = rng.choice(len(mean), self.cfg.unet_batch, p=probs)
             mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
             z0 = (mu + sd * torch.randn(mu.shape, generator=gen)) * scale
             ids = ids_all[idx].clone()
             drop = torch.from_numpy(rng.random(len(idx)) < self.cfg.caption_dropout)
             ids[drop] = empty
             noise = torch.randn(z0.shape, generator=gen)
-            t = torch.randint(0, noise_sched.config.num_train_timesteps, (len(idx),), generator=gen)
+            t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
             # Min-SNR-gamma loss weighting (Hang et al. 2023) for epsilon prediction.
             snr = snr_all[t]
             w = torch.clamp(snr, max=self.cfg.min_snr_gamma) / snr
-            loss = (w * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+            loss = (w * (((pred - noise) ** 2) * pixel_w).mean(dim=(1, 2, 3))).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -388,14 +486,30 @@ class Trainer:
         torch.set_num_threads(self.cfg.threads)
         torch.manual_seed(0)
         images, captions = self.data()
-        pipe = build_pipeline(self.dir / "init")
+        if self.cfg.init_from is None:
+            pipe = build_pipeline(self.dir / "init")
+        else:
+            pipe = self._warm_start()
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
         if "unet" in parts:
-            self.unet(pipe, mean, std, captions)
+            weights = parse_mode_weights(self.cfg.mode_weights)
+            probs = scene_weights(self.truth(), weights) if weights else None
+            self.unet(pipe, mean, std, captions, probs)
         if "decoder" in parts:
             self.decoder(pipe, images, mean, std)
         return self.export(pipe) if "export" in parts else self.dir
+
+    def _warm_start(self) -> Any:
+        """The init pipeline (float32); its VAE stands as the finished autoencoder stage."""
+        from seedscope.world.model import load_pipeline
+
+        src = None if self.cfg.init_from == "shipped" else self.cfg.init_from
+        pipe = load_pipeline(src)
+        if self._load("vae.pt") is None:
+            self._save("vae.pt", {"model": pipe.vae.state_dict(), "step": self.cfg.vae_steps})
+            self.say(f"warm start from {self.cfg.init_from}")
+        return pipe
 
     def export(self, pipe: Any) -> Path:
         """Export the latest UNet/text-encoder EMA weights with the latest decoder."""
