@@ -11,7 +11,7 @@ PROMPTS = tuple(f"a {c} {w}" for c in ("red", "blue") for w in WORDS)
 SEEDS = "0-7"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def grid(tiny_sd_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """20 prompts (set a: the first 10, set b: the rest) x seeds 0-7, 1 step, 32x32."""
     root = tmp_path_factory.mktemp("grid")
