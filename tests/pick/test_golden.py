@@ -138,3 +138,12 @@ def test_pick_cli(grid: Path, tmp_path: Path, cli: Cli) -> None:
     assert code == 2 and "Traceback" not in err and not (tmp_path / "x.json").exists()
     code, _, err = cli([*args, "--set", "z", "--out", str(tmp_path / "x.json")])
     assert code == 2 and "no prompt set 'z'" in err
+
+
+def test_ties_are_broken_by_the_other_metric_not_by_seed_order() -> None:
+    preference = np.array([1.0] * 10 + [0.5] * 2)  # ten seeds tied at 100% adherence
+    quality = np.array([9.0, 8, 7, 6, 5, 4, 3, 2, 1, 0, -1, -2])  # lower is better
+    pool = golden_pool(
+        quality, preference, 3, quality_higher_is_better=False, preference_higher_is_better=True
+    )
+    assert pool.tolist() == [9]  # not seeds 0-2, which only come first by index

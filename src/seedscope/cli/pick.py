@@ -35,7 +35,7 @@ def _summary(card: Any, path: Path) -> dict[str, Any]:
 
 
 def _fmt(x: Any) -> str:
-    if x is None:
+    if x is None or (isinstance(x, float) and x != x):
         return "-"
     if isinstance(x, float):
         return f"{x:.4g}"

@@ -169,6 +169,8 @@ def feature_cube(
     if settings.by == "layout":
         sd = np.nanstd(x, axis=0)
         x = (x - np.nanmean(x, axis=0)) / np.where(sd > 0, sd, 1.0)
+        # No object found (no centroid): the image sits at the mean layout.
+        x = np.nan_to_num(x, nan=0.0)
     up, us, flat = st.grid_index(pid, seeds)
     if len(flat) != len(up) * len(us) or np.isnan(x).any():
         raise SeedscopeError(
@@ -221,7 +223,7 @@ def pick_diverse(sweep: Any, settings: DiverseSettings) -> Any:
 def compare_diverse(card: Any, sweep: Any, settings: Any) -> dict[str, Any]:
     """The study's Table 2 on held-out prompts: diversity of FPS seeds against random seeds."""
     from seedscope.pick.cards import check_sweep
-    from seedscope.pick.golden import _prompt_table, heldout_prompts, paired_test
+    from seedscope.pick.golden import _prompt_table, heldout_prompts, paired_test, significant
     from seedscope.tables import open_sweep
 
     sw = open_sweep(sweep.path if hasattr(sweep, "path") else sweep)
@@ -252,7 +254,7 @@ def compare_diverse(card: Any, sweep: Any, settings: Any) -> dict[str, Any]:
     fps, rand = diversity_draws(cube, vectors, ds.per_prompt, settings.draws, rng)
     result = paired_test(fps, rand, settings.reps, settings.level, rng)
     better = None
-    if result["wilcoxon_p"] < 1 - settings.level:
+    if significant(result, settings.level):
         better = "pool" if result["diff"] < 0 else "random"
     row = {
         "metric": f"mean pairwise cosine similarity ({ds.by}: {ev.get('features')})",
@@ -265,7 +267,7 @@ def compare_diverse(card: Any, sweep: Any, settings: Any) -> dict[str, Any]:
         "pool_seeds": pool,
         "per_prompt": ds.per_prompt,
         "draws": settings.draws,
-        "heldout_prompts": len(prompts),
+        "heldout_prompts": len(cube),
         "dropped_selection_prompts": dropped,
         "set": settings.set,
         "level": settings.level,

@@ -72,11 +72,15 @@ def _direction(metric: str, override: bool | None) -> bool:
     return metric_direction(metric, override)
 
 
-def top_n(values: np.ndarray, n: int, higher_is_better: bool) -> np.ndarray:
-    """Indices of the n best values (NaN never counts as good; ties by index)."""
+def top_n(
+    values: np.ndarray, n: int, higher_is_better: bool, tiebreak: np.ndarray | None = None
+) -> np.ndarray:
+    """Indices of the n best values (NaN never counts as good); ties go to the better `tiebreak`
+    (given as a lower-is-better key), then to the lower index."""
     v = np.asarray(values, np.float64)
     key = np.where(np.isnan(v), np.inf, -v if higher_is_better else v)
-    return np.argsort(key, kind="stable")[: min(n, len(v))]
+    second = np.zeros(len(v)) if tiebreak is None else np.asarray(tiebreak, np.float64)
+    return np.lexsort((np.arange(len(v)), second, key))[: min(n, len(v))]
 
 
 def golden_pool(
@@ -88,11 +92,6 @@ def golden_pool(
     preference_higher_is_better: bool,
 ) -> np.ndarray:
     """Indices of the seeds in the top `top` of both metrics, best mean rank first (the study's pool)."""
-    q = set(top_n(quality, top, quality_higher_is_better).tolist())
-    p = set(top_n(preference, top, preference_higher_is_better).tolist())
-    both = np.array(sorted(q & p), np.int64)
-    if not len(both):
-        return both
     rq = st.rank_rows(
         np.where(np.isnan(quality), np.inf, -quality if quality_higher_is_better else quality)
     )
@@ -101,6 +100,12 @@ def golden_pool(
             np.isnan(preference), np.inf, -preference if preference_higher_is_better else preference
         )
     )
+    # Ties in one metric (e.g. many seeds at 100% adherence) are broken by the other.
+    q = set(top_n(quality, top, quality_higher_is_better, tiebreak=rp).tolist())
+    p = set(top_n(preference, top, preference_higher_is_better, tiebreak=rq).tolist())
+    both = np.array(sorted(q & p), np.int64)
+    if not len(both):
+        return both
     score = rq[both] + rp[both]
     return both[np.argsort(score, kind="stable")]
 
@@ -347,6 +352,12 @@ def paired_test(
     }
 
 
+def significant(result: dict[str, Any], level: float) -> bool:
+    """Both the Wilcoxon test and the bootstrap interval of the difference reject no difference."""
+    excludes_zero = result["diff_lo"] > 0 or result["diff_hi"] < 0
+    return bool(result["wilcoxon_p"] < 1 - level and excludes_zero)
+
+
 def compare_golden(card: SeedCard, sweep: Any, settings: CompareSettings) -> dict[str, Any]:
     """The study's Table 1: pool seeds against random seeds on held-out prompts, paired by prompt."""
     from seedscope.analysis.rank import DIRECTIONS, score_columns
@@ -389,7 +400,7 @@ def compare_golden(card: SeedCard, sweep: Any, settings: CompareSettings) -> dic
         result = paired_test(a, b, settings.reps, settings.level, rng)
         hib = DIRECTIONS.get(column.rsplit(".", 1)[-1])
         better = None
-        if hib is not None and result["wilcoxon_p"] < 1 - settings.level:
+        if hib is not None and significant(result, settings.level):
             better = "pool" if (result["diff"] > 0) == hib else "random"
         rows.append({"metric": column, "higher_is_better": hib, "better": better, **result})
     return {
