@@ -121,7 +121,9 @@ def _grid(df: pd.DataFrame, column: str) -> st.Grid:
 
 
 def _prompt_table(sw: Any, set_name: str | None) -> pd.DataFrame:
+    """The prompts that have images (of one set, if asked)."""
     prompts = sw.prompts().to_pandas()
+    prompts = prompts[prompts["prompt_id"].isin(sw.keys()["prompt_id"].to_numpy())]
     if "set" not in prompts.columns:
         prompts["set"] = None
     if set_name is not None:
