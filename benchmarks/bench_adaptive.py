@@ -65,7 +65,7 @@ def main() -> None:
         f"{len(seeds)} seeds; metric {args.metric}; pool of {args.pool}"
     )
     print(
-        f"{'search':<22}{'images':>8}{'ratio':>7}{'held-out mean':>15}{'in exhaustive CI':>18}{'overlap':>9}"
+        f"{'search':<22}{'images':>8}{'ratio':>7}{'held-out mean':>15}{'in/above ex. CI':>18}{'overlap':>9}"
     )
     print(
         f"{'exhaustive':<22}{total:>8}{1.0:>7.2f}{ex_val.mean():>15.4f}   [{lo:.4f}, {hi:.4f}]{args.pool:>9}"
