@@ -1,0 +1,103 @@
+"""`seedscope rank`, `map` and `composition` on a small scored sweep of drawn images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image, ImageDraw
+
+from fixtures.cli import Cli
+from fixtures.sweepdir import write_sweep
+
+N_PROMPTS, N_SEEDS = 8, 8
+
+
+def _image(p: int, s: int) -> Image.Image:
+    """Seeds 0-3 draw gray images with the object on the left; 4-7 colour, object on the right."""
+    rng = np.random.default_rng(100 * p + s)
+    gray = s < 4
+    bg = (128, 128, 128) if gray else (40, 90 + 10 * p, 200)
+    im = Image.new("RGB", (48, 48), bg)
+    cx = (8 if gray else 32) + int(rng.integers(0, 6))
+    size = 8 + int(rng.integers(0, 3))
+    colour = (230, 230, 230) if gray else (230, 40 + 20 * s, 30)
+    ImageDraw.Draw(im).ellipse([cx, 18, cx + size, 18 + size], fill=colour)
+    return im
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("an") / "sweep"
+    prompts = [f"a red circle number {i}" for i in range(N_PROMPTS)]
+    images = [_image(p, s) for p in range(N_PROMPTS) for s in range(N_SEEDS)]
+    write_sweep(path, images, prompts, list(range(N_SEEDS)))
+    pq.write_table(
+        pa.table(
+            {
+                "prompt_id": pa.array(range(N_PROMPTS), pa.int64()),
+                "prompt": prompts,
+                "set": ["a" if i % 2 else "b" for i in range(N_PROMPTS)],
+            }
+        ),
+        path / "prompts.parquet",
+    )
+    from seedscope.scorers.run import score_sweep
+
+    score_sweep(path, ["grayscale", "composition"])
+    return path
+
+
+def test_rank_without_scores_names_the_command(tmp_path: Path, cli: Cli) -> None:
+    path = tmp_path / "bare"
+    write_sweep(path, [_image(0, s) for s in range(4)], ["x"], [0, 1, 2, 3])
+    code, out, err = cli(["rank", str(path)])
+    assert code == 2 and "seedscope score" in err and "Traceback" not in err
+    assert not (path / "analysis").exists()
+
+
+def test_rank_json_finds_the_grayscale_seeds(scored: Path, cli: Cli) -> None:
+    code, out, err = cli(
+        ["rank", str(scored), "--metric", "grayscale", "--lower-is-better", "-k", "4",
+         "--reps", "200", "--test", "both", "--permutations", "199", "--json"]
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["metric"] == "grayscale.grayscale" and res["seeds"] == N_SEEDS
+    assert {r["seed"] for r in res["golden"]} == {4, 5, 6, 7}
+    assert res["tests"]["permutation"]["p_value"] < 0.05
+    assert res["consistency"]["top_k"]["overlap"] == 4
+    assert res["sets"]["how"] == "prompt sets 'a' and 'b'"
+    files = [Path(f) for f in res["files"]]
+    assert all(f.exists() for f in files) and any(f.suffix == ".svg" for f in files)
+    table = pq.read_table(files[0]).to_pandas()
+    assert sorted(table["seed"]) == list(range(N_SEEDS))
+    assert {"grayscale.grayscale_lo", "grayscale.grayscale_hi", "rank"} <= set(table.columns)
+
+
+def test_rank_refuses_bad_options(scored: Path, cli: Cli) -> None:
+    code, _, err = cli(["rank", str(scored), "--test", "maybe"])
+    assert code == 2 and "--test" in err
+    code, _, err = cli(["rank", str(scored), "--metric", "composition.object_x"])
+    assert code == 2 and "--higher-is-better" in err
+
+
+def test_layout_map_and_composition(scored: Path, cli: Cli) -> None:
+    code, out, err = cli(
+        ["map", str(scored), "--by", "layout", "--clusters", "2", "--perplexity", "2", "--json"]
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["seeds"] == N_SEEDS and res["grid"]["complete"]
+    named = {c["property"] for c in res["clusters"]}
+    assert named & {"left", "right", "grayscale"}
+    code, out, err = cli(["composition", str(scored), "--reps", "100", "--json"])
+    assert code == 0, err
+    res = json.loads(out)
+    decides = {r["column"]: r for r in res["decides"]}
+    assert decides["composition.object_x"]["var_seed"] > 0.5
+    assert all(Path(f).exists() for f in res["files"])
