@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ def _parse_int(text: str, spec: str) -> int:
     return value
 
 
-def _parse_part(part: str, spec: str) -> Iterable[int]:
+def _parse_part(part: str, spec: str) -> range | list[int]:
     match = _RANGE.match(part)
     if match and not part.strip().startswith("-"):
         lo, hi = _parse_int(match.group(1), spec), _parse_int(match.group(2), spec)
@@ -68,6 +69,24 @@ def parse_seeds(spec: str) -> list[int]:
     if not seeds:
         raise SeedscopeError(f"the seed spec {spec!r} gives no seeds; use e.g. 0-1023.")
     return seeds
+
+
+def parse_seed_ranges(spec: str) -> list[range]:
+    """A seed spec as ranges in spec order, without expanding it (for millions of candidates)."""
+    spec = spec.strip()
+    if spec.startswith("@"):
+        return [range(s, s + 1) for s in parse_seeds(spec)]
+    ranges: list[range] = []
+    for part in (p for p in spec.split(",") if p.strip()):
+        found = _parse_part(part, spec)
+        ranges.append(found if isinstance(found, range) else range(found[0], found[0] + 1))
+    if not ranges:
+        raise SeedscopeError(f"the seed spec {spec!r} gives no seeds; use e.g. 0-1023.")
+    ordered = sorted(ranges, key=lambda r: r.start)
+    for a, b in itertools.pairwise(ordered):
+        if b.start < a.stop:
+            raise SeedscopeError(f"seed {b.start} appears twice in the seed spec {spec!r}.")
+    return ranges
 
 
 def format_seeds(seeds: Sequence[int]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ class BatchGenerator:
     Each image gets `torch.Generator(generator_device).manual_seed(seed)`; its initial latent is
     drawn with diffusers' `randn_tensor` from that generator (exactly what `prepare_latents`
     does) and handed to the pipeline, which keeps using the same generators for step noise.
+    `eta` is passed to the pipeline where given (DDIM's stochasticity).
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class BatchGenerator:
         width: int,
         generator_device: str = "cpu",
         negative_prompt: str | None = None,
+        eta: float | None = None,
     ) -> None:
         self.pipe = pipe
+        self.eta = eta
         self.steps = steps
         self.guidance = guidance
         self.height = height
@@ -133,8 +137,17 @@ class BatchGenerator:
         return text_encoder.dtype if text_encoder is not None else denoiser(self.pipe).dtype
 
     @torch.inference_mode()
-    def run(self, pairs: list[tuple[int, int]]) -> BatchResult:
-        """Generate the images of `pairs` (prompt_id, seed) in one pipeline call."""
+    def run(
+        self,
+        pairs: list[tuple[int, int]],
+        on_step: Callable[[int, list[torch.Generator]], None] | None = None,
+    ) -> BatchResult:
+        """Generate the images of `pairs` (prompt_id, seed) in one pipeline call.
+
+        `on_step(k, generators)` is called once k denoising steps are done, from k = 0 (the
+        initial latents drawn, no step taken) to k = steps; it may change the generators'
+        states in place (the pipeline keeps drawing step noise from these very objects).
+        """
         generators = make_generators([s for _, s in pairs], self.generator_device)
         latents = self.initial_latents(generators, self._dtype())
         noise = [noise_sha256(latents[i]) for i in range(len(pairs))]
@@ -147,6 +160,16 @@ class BatchGenerator:
             "generator": generators,
             "output_type": "np",
         }
+        if self.eta is not None:
+            kwargs["eta"] = self.eta
+        if on_step is not None:
+            on_step(0, generators)
+
+            def step_end(pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+                on_step(i + 1, generators)
+                return tensors
+
+            kwargs["callback_on_step_end"] = step_end
         if self.use_embeds:
             kwargs.update(self._embed_kwargs([pid for pid, _ in pairs]))
         else:
