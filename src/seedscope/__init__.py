@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from seedscope.pick.cards import SeedCard, load_card
 from seedscope.tables import SweepTables, open_sweep
 
-__all__ = ["SweepTables", "__version__", "open_sweep"]
+__all__ = ["SeedCard", "SweepTables", "__version__", "load_card", "open_sweep"]

@@ -11,6 +11,7 @@ import typer
 from seedscope.cli import analysis as _analysis  # noqa: F401
 from seedscope.cli import classify as _classify  # noqa: F401
 from seedscope.cli import fingerprint as _fingerprint  # noqa: F401
+from seedscope.cli import pick as _pick  # noqa: F401
 from seedscope.cli import score as _score  # noqa: F401
 from seedscope.cli import sql as _sql  # noqa: F401
 from seedscope.cli import sweep as _sweep  # noqa: F401
