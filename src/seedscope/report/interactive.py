@@ -64,7 +64,7 @@ def seed_map_plot(
     p = figure(
         title=f"{by} map of {len(seeds)} seeds",
         width=520,
-        height=460,
+        height=520,
         tools="pan,wheel_zoom,box_zoom,reset,tap",
         toolbar_location="above",
         name=f"map_{by}",
@@ -78,7 +78,7 @@ def seed_map_plot(
     for tap in taps:
         tap.callback = OpenURL(url="@url", same_tab=True)
     p.legend.label_text_font_size = "9pt"
-    p.legend.location = "top_left"
+    p.add_layout(p.legend[0], "below")  # outside the frame: it never hides a seed
     p.xaxis.visible = False
     p.yaxis.visible = False
     return p
@@ -94,6 +94,7 @@ def embed(plots: Sequence[Any]) -> tuple[str, list[str]]:
 
 def inline_resources() -> str:
     """Bokeh's JavaScript and CSS inlined into the page (no CDN, no network request)."""
-    from bokeh.resources import INLINE
+    from bokeh.resources import Resources
 
-    return str(INLINE.render())
+    # Only the core bundle (1.3 MB): no widgets, tables, WebGL or MathJax (which would fetch a CDN).
+    return str(Resources(mode="inline", components=["bokeh"]).render())
