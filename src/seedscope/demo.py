@@ -94,7 +94,7 @@ def _complete(sweep: Path, n: int) -> bool:
 def _scored(sweep: Path, scorers: list[str], features: list[str]) -> bool:
     if not (sweep / "sweep.json").is_file():
         return False
-    from seedscope.store import open_sweep
+    from seedscope.tables import open_sweep
 
     try:
         sw = open_sweep(sweep)

@@ -261,8 +261,14 @@ def _golden(
         return None
     prompts = _heldout_prompts(sw, imgs, s.grid_prompts)
     out = {"prompts": _prompt_rows(sw, prompts), "metric": summary["metric"], "grids": []}
+    rank = res.table("rank")
     for kind in ("golden", "inferior"):
         seeds = [int(r["seed"]) for r in summary.get(kind, [])][: s.grid_seeds]
+        if rank is not None and "rank" in rank.columns and len(seeds) < 4:
+            # a small pool: show the best (worst) few seeds by rank, the pool first
+            order = rank.sort_values("rank", ascending=kind == "golden")["seed"].astype(int)
+            more = [x for x in order if x not in seeds][: min(4, len(rank) // 2) - len(seeds)]
+            seeds += more
         if seeds:
             out["grids"].append(
                 {
@@ -289,9 +295,7 @@ def _decides(
     prompts = _heldout_prompts(sw, imgs, min(4, s.grid_prompts))
     modes = []
     if rank is not None:
-        for col in table["column"]:
-            if col not in rank.columns:
-                continue
+        for col in _mode_columns(list(table["column"]), list(rank.columns)):
             order = rank.sort_values(col, ascending=False)
             seeds = [int(x) for x in order["seed"].head(s.mode_seeds)]
             modes.append(
@@ -301,14 +305,32 @@ def _decides(
                     "uri": figures.seed_grid(imgs.get, prompts, seeds, s.thumb),
                 }
             )
+    shown = ["column", "mean"] + [c for c in table.columns if c.startswith("ss_")]
+    if len(shown) < 3:
+        shown = list(table.columns)
     comp = res.figure_of("composition_by_seed-") if res.path("composition_by_seed") else None
     return {
-        "table": table_view(table),
+        "table": table_view(table, shown),
         "modes": modes,
         "prompts": _prompt_rows(sw, prompts),
         "composition_png": figures.shrink_png(comp) if comp else None,
         "has_rank": rank is not None,
     }
+
+
+MODES = ("grayscale", "border", "sky", "text", "object_x", "object_area")
+"""The modes of the study's section 'what the seed decides' (style modes, then layout)."""
+
+
+def _mode_columns(decided: list[str], ranked: list[str]) -> list[str]:
+    """One score column per mode (a scorer's own before the world model's), in MODES order."""
+    out = []
+    for mode in MODES:
+        hits = [c for c in decided if mode in c.rsplit(".", 1)[-1] and c in ranked]
+        hits.sort(key=lambda c: (c.startswith("world."), len(c)))
+        if hits:
+            out.append(hits[0])
+    return out
 
 
 def _seed_strip(imgs: _Images, seed: int, prompts: Sequence[int], size: int) -> str:
@@ -375,7 +397,9 @@ def _identify(res: _Results) -> dict[str, Any] | None:
     if "verdict" in t.columns:
         verdicts = {str(k): int(v) for k, v in t["verdict"].value_counts().items()}
     right = None
-    if "true_seed" in t.columns and "seed" in t.columns:
+    if "match" in t.columns:
+        right = int(t["match"].fillna(False).astype(bool).sum())
+    elif "true_seed" in t.columns and "seed" in t.columns:
         right = int((t["true_seed"] == t["seed"]).sum())
     return {
         "table": table_view(t, max_rows=32),
