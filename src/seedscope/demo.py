@@ -141,17 +141,35 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
     return [
         DemoStep(
             "prompts",
-            ["world", "prompts", "--out", str(prompts), "--n", str(settings.prompts), "--sets", "a,b"],
+            [
+                "world",
+                "prompts",
+                "--out",
+                str(prompts),
+                "--n",
+                str(settings.prompts),
+                "--sets",
+                "a,b",
+            ],
             prompts.is_file,
             command="world prompts",
         ),
         DemoStep(
             "sweep",
-            ["sweep", "--model", settings.model, "--prompts", str(prompts), "--seeds",
-             f"0-{settings.seeds - 1}", "--out", s],
+            [
+                "sweep",
+                "--model",
+                settings.model,
+                "--prompts",
+                str(prompts),
+                "--seeds",
+                f"0-{settings.seeds - 1}",
+                "--out",
+                s,
+            ],
             lambda: _complete(sw, n),
             command="sweep",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "score",
             ["score", s, "--scorers", ",".join(scorers), "--features", ",".join(features)],
@@ -160,11 +178,21 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
         ),
         DemoStep(
             "reference",
-            ["world", "render", "--prompts", str(prompts), "--out", str(ref), "--per-prompt",
-             str(settings.reference_per_prompt), "--seed", "1"],
+            [
+                "world",
+                "render",
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(ref),
+                "--per-prompt",
+                str(settings.reference_per_prompt),
+                "--seed",
+                "1",
+            ],
             lambda: files(ref),
             command="world render",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "fid-seeds",
             ["fid-seeds", s, "--ref", str(ref), "--extractor", "world", "--allow-small"],
@@ -197,32 +225,74 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
         ),
         DemoStep(
             "classify",
-            ["classify", s, "--train-set", "a", "--test-set", "b", "--epochs",
-             str(settings.classify_epochs), "--threads", "1", "--quiet"],
+            [
+                "classify",
+                s,
+                "--train-set",
+                "a",
+                "--test-set",
+                "b",
+                "--epochs",
+                str(settings.classify_epochs),
+                "--threads",
+                "1",
+                "--quiet",
+            ],
             lambda: _has(sw, "classify_seeds"),
             command="classify",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "identify",
-            ["identify", "--sweep", s, "--seeds", f"0-{settings.identify_candidates - 1}",
-             "--limit", str(settings.identify_images), "--workers", "1", "--quiet"],
+            [
+                "identify",
+                "--sweep",
+                s,
+                "--seeds",
+                f"0-{settings.identify_candidates - 1}",
+                "--limit",
+                str(settings.identify_images),
+                "--workers",
+                "1",
+                "--quiet",
+            ],
             lambda: _has(sw, "identify"),
             command="identify",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "swap",
-            ["swap", "--sweep", s, "--n-prompts", "2", "--pairs", "0:1,2:3", "--samplers",
-             "ddim", "--quiet"],
+            [
+                "swap",
+                "--sweep",
+                s,
+                "--n-prompts",
+                "2",
+                "--pairs",
+                "0:1,2:3",
+                "--samplers",
+                "ddim",
+                "--quiet",
+            ],
             lambda: _has(sw, "swap"),
             command="swap",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "pick golden",
-            ["pick", "golden", s, "--out", str(cards / "golden.json"), "--set", "a", "--top",
-             str(max(2, settings.seeds // 2)), "--reps", "500"],
+            [
+                "pick",
+                "golden",
+                s,
+                "--out",
+                str(cards / "golden.json"),
+                "--set",
+                "a",
+                "--top",
+                str(max(2, settings.seeds // 2)),
+                "--reps",
+                "500",
+            ],
             (cards / "golden.json").is_file,
             command="pick golden",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "compare golden",
             lambda: _write_compare(sw, cards / "golden.json", "golden"),
@@ -231,11 +301,20 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
         ),
         DemoStep(
             "pick diverse",
-            ["pick", "diverse", s, "--out", str(cards / "diverse.json"), "--set", "a",
-             "--per-prompt", "4"],
+            [
+                "pick",
+                "diverse",
+                s,
+                "--out",
+                str(cards / "diverse.json"),
+                "--set",
+                "a",
+                "--per-prompt",
+                "4",
+            ],
             (cards / "diverse.json").is_file,
             command="pick diverse",
-        ),  # fmt: skip
+        ),
         DemoStep(
             "compare diverse",
             lambda: _write_compare(sw, cards / "diverse.json", "diverse"),
@@ -306,9 +385,7 @@ def _invoke(argv: list[str]) -> str:
     return buffer.getvalue()
 
 
-def run_demo(
-    settings: DemoSettings, echo: Callable[[str], None] = print
-) -> dict[str, Any]:
+def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) every installed step of the demo; returns per-step status and the report."""
     settings.out.mkdir(parents=True, exist_ok=True)
     installed = _commands()
@@ -327,12 +404,12 @@ def run_demo(
             echo(f"{head}: done already; skipped")
             record.append({"step": step.name, "status": "done", "summary": "done already"})
             continue
-        echo(f"{head}: running" + (f" `seedscope {' '.join(step.run)}`" if isinstance(step.run, list) else ""))
+        echo(
+            f"{head}: running"
+            + (f" `seedscope {' '.join(step.run)}`" if isinstance(step.run, list) else "")
+        )
         t0 = time.perf_counter()
-        if isinstance(step.run, list):
-            text = _invoke(step.run)
-        else:
-            text = step.run()
+        text = _invoke(step.run) if isinstance(step.run, list) else step.run()
         seconds = time.perf_counter() - t0
         with logfile.open("a", encoding="utf-8") as fh:
             fh.write(f"== {step.name} ({seconds:.1f} s)\n{text}\n")

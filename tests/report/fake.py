@@ -106,7 +106,9 @@ def write_all(sweep: Path, seeds: list[int], skip: tuple[str, ...] = ()) -> list
         )
         put(
             f"map_{by}_clusters",
-            pd.DataFrame({"cluster": [0, 1], "n_seeds": [n - n // 2, n // 2], "property": ["sky.sky", None]}),
+            pd.DataFrame(
+                {"cluster": [0, 1], "n_seeds": [n - n // 2, n // 2], "property": ["sky.sky", None]}
+            ),
         )
     if "classify" not in skip:
         put(
@@ -138,7 +140,17 @@ def write_all(sweep: Path, seeds: list[int], skip: tuple[str, ...] = ()) -> list
         )
     if "swap" not in skip:
         path = put("swap", pd.DataFrame({"k": [0, 1], "distance": [0.5, 0.1]}))
-        put("swap_summary", pd.DataFrame({"k": [0, 1], "distance": [0.5, 0.1], "distance_lo": [0.4, 0.0], "distance_hi": [0.6, 0.2]}))
+        put(
+            "swap_summary",
+            pd.DataFrame(
+                {
+                    "k": [0, 1],
+                    "distance": [0.5, 0.1],
+                    "distance_lo": [0.4, 0.0],
+                    "distance_hi": [0.6, 0.2],
+                }
+            ),
+        )
         _png(path.with_suffix(".png"))
     if "inpaint" not in skip:
         put("inpaint_audit", pd.DataFrame({"seed": seeds, "leak": rng.random(n)}))
@@ -187,9 +199,7 @@ def make_sweep(out: Path, prompts: tuple[str, ...], seeds: list[int], size: int 
     }
     (out / "sweep.json").write_text(json.dumps(plan))
     pq.write_table(
-        pa.table(
-            {"prompt_id": list(range(len(prompts))), "prompt": list(prompts), "set": sets}
-        ),
+        pa.table({"prompt_id": list(range(len(prompts))), "prompt": list(prompts), "set": sets}),
         out / "prompts.parquet",
     )
     rows: dict[str, list] = {name: [] for name in IMAGE_SCHEMA.names}

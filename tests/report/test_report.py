@@ -67,7 +67,9 @@ def test_every_section_present(full_sweep: Path, tmp_path: Path) -> None:
         assert "world.adherent" in seed_page  # its scores with intervals
         assert re.search(r"\[[-0-9.e]+, [-0-9.e]+\]", seed_page)
     # self-contained: nothing loaded from the network; every picture is a data: URI
-    markup = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)  # Bokeh's code: browser test
+    markup = re.sub(
+        r"<script[^>]*>.*?</script>", "", page, flags=re.S
+    )  # Bokeh's code: browser test
     assert not re.search(r'(src|href)="(https?:)?//', markup)
     assert all(src.startswith("data:") for src in re.findall(r'<img[^>]* src="([^"]*)"', markup))
     assert "seeds/seed-0.html" in page  # the map's click target

@@ -34,7 +34,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "ranking": ("Seed ranking", "seedscope rank DIR"),
     "golden": ("Golden and inferior seeds", "seedscope rank DIR"),
     "decides": ("What the seed decides", "seedscope composition DIR"),
-    "maps": ("Style and layout maps", "seedscope map DIR --by style; seedscope map DIR --by layout"),
+    "maps": (
+        "Style and layout maps",
+        "seedscope map DIR --by style; seedscope map DIR --by layout",
+    ),
     "classify": ("Seed classifier", "seedscope classify DIR"),
     "identify": ("Seed identification", "seedscope identify --sweep DIR"),
     "swap": ("The seed swap", "seedscope swap --sweep DIR"),
@@ -253,9 +256,7 @@ def _ranking(res: _Results) -> dict[str, Any] | None:
     }
 
 
-def _golden(
-    sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings
-) -> dict[str, Any] | None:
+def _golden(sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings) -> dict[str, Any] | None:
     summary = res.summary("rank_summary")
     if summary is None:
         return None
@@ -285,9 +286,7 @@ def _prompt_rows(sw: Sweep, prompt_ids: Sequence[int]) -> list[tuple[int, str]]:
     return [(int(p), str(prompts.get(p, ""))) for p in prompt_ids]
 
 
-def _decides(
-    sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings
-) -> dict[str, Any] | None:
+def _decides(sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings) -> dict[str, Any] | None:
     table = res.table("seed_decides")
     if table is None:
         return None
@@ -337,9 +336,7 @@ def _seed_strip(imgs: _Images, seed: int, prompts: Sequence[int], size: int) -> 
     return figures.encode(figures.montage([[imgs.get(p, seed) for p in prompts]], size))
 
 
-def _maps(
-    sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings
-) -> dict[str, Any] | None:
+def _maps(sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings) -> dict[str, Any] | None:
     from seedscope.report.interactive import seed_map_plot
 
     plots = []
@@ -444,10 +441,15 @@ def _generic(res: _Results, name: str) -> dict[str, Any] | None:
 
 
 def _seed_page(
-    sw: Sweep, seed: int, rank: pd.DataFrame | None, imgs: _Images, noise: dict[int, str], s: ReportSettings
+    sw: Sweep,
+    seed: int,
+    rank: pd.DataFrame | None,
+    imgs: _Images,
+    noise: dict[int, str],
+    s: ReportSettings,
 ) -> dict[str, Any]:
     prompts = imgs.prompts
-    per_row = max(4, min(16, int(math.ceil(math.sqrt(len(prompts))))))
+    per_row = max(4, min(16, math.ceil(math.sqrt(len(prompts)))))
     cells = [
         [imgs.get(p, seed) for p in prompts[i : i + per_row]]
         for i in range(0, len(prompts), per_row)
@@ -517,7 +519,9 @@ def write_report(
     res = _Results(sw)
     imgs = _Images(sw)
     if not imgs.have:
-        raise SeedscopeError(f"the sweep {str(sw.path)!r} has no images yet; run `seedscope sweep`.")
+        raise SeedscopeError(
+            f"the sweep {str(sw.path)!r} has no images yet; run `seedscope sweep`."
+        )
     sections: dict[str, Any] = {}
     say("plan")
     sections["plan"] = _plan(sw, res, imgs)
@@ -555,7 +559,8 @@ def write_report(
     page = env.get_template("seed.html")
     for seed in imgs.seeds:
         html = page.render(
-            title=f"seed {seed} of {sw.path.name}", page=_seed_page(sw, seed, rank, imgs, noise, settings)
+            title=f"seed {seed} of {sw.path.name}",
+            page=_seed_page(sw, seed, rank, imgs, noise, settings),
         )
         atomic_write_bytes(html.encode("utf-8"), out / "seeds" / f"seed-{seed}.html")
     atomic_write_bytes(index.encode("utf-8"), out / "index.html")

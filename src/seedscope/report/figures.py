@@ -51,9 +51,10 @@ def file_uri(path: Path) -> str:
 
 def shrink_png(path: Path, max_width: int = 900) -> str:
     """A figure PNG re-encoded at most `max_width` wide as a WebP data URI (smaller to mail)."""
-    img = Image.open(path)
+    img: Image.Image = Image.open(path)
     if img.width > max_width:
-        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.LANCZOS)
+        size = (max_width, round(img.height * max_width / img.width))
+        img = img.resize(size, Image.Resampling.LANCZOS)
     background = Image.new("RGB", img.size, "white")
     rgba = img.convert("RGBA")
     background.paste(rgba, mask=rgba.getchannel("A"))
@@ -69,9 +70,7 @@ def thumbnail(img: Image.Image, size: int) -> Image.Image:
     return img
 
 
-def montage(
-    cells: Sequence[Sequence[Image.Image | None]], size: int, gap: int = 2
-) -> Image.Image:
+def montage(cells: Sequence[Sequence[Image.Image | None]], size: int, gap: int = 2) -> Image.Image:
     """Rows x columns of images (None: a grey cell) at `size` px, on a white background."""
     rows = len(cells)
     cols = max((len(r) for r in cells), default=0)
@@ -87,9 +86,7 @@ def montage(
     return out
 
 
-def seed_grid(
-    image: ImageFn, prompts: Sequence[int], seeds: Sequence[int], size: int
-) -> str:
+def seed_grid(image: ImageFn, prompts: Sequence[int], seeds: Sequence[int], size: int) -> str:
     """The study's grid: one prompt per row, one seed per column, as a data URI."""
     cells = [[image(int(p), int(s)) for s in seeds] for p in prompts]
     return encode(montage(cells, size))
@@ -150,4 +147,4 @@ def noise_picture(digest: str, size: int = 48) -> str:
     """A picture of a noise fingerprint (its hex digest as a 8x8 colour pattern), as a data URI."""
     raw = bytes.fromhex(digest[:64].ljust(64, "0"))
     cells = np.frombuffer(raw * 6, np.uint8)[: 8 * 8 * 3].reshape(8, 8, 3)
-    return encode(Image.fromarray(cells).resize((size, size), Image.NEAREST), quality=90)
+    return encode(Image.fromarray(cells).resize((size, size), Image.Resampling.NEAREST), quality=90)

@@ -74,9 +74,8 @@ def seed_map_plot(
         alpha=0.85, legend_field="cluster_name",
     )  # fmt: skip
     p.add_tools(HoverTool(tooltips=TOOLTIP))
-    taps = p.select(type=TapTool)
-    for tap in taps:
-        tap.callback = OpenURL(url="@url", same_tab=True)
+    for tap in p.select(type=TapTool):
+        tap.update(callback=OpenURL(url="@url", same_tab=True))
     p.legend.label_text_font_size = "9pt"
     p.add_layout(p.legend[0], "below")  # outside the frame: it never hides a seed
     p.xaxis.visible = False
