@@ -13,8 +13,8 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from report.cdp import Browser, find_chromium  # noqa: E402
-from report.test_browser import POINT  # noqa: E402
+from report.cdp import Browser, find_chromium
+from report.test_browser import POINT
 
 
 def main(index: str, out: str) -> None:
