@@ -106,6 +106,23 @@ def _scored(sweep: Path, scorers: list[str], features: list[str]) -> bool:
     return True
 
 
+def _newest(sweep: Path, name: str) -> str:
+    """One line naming the newest result of `name` and its rows."""
+    import pyarrow.parquet as pq
+
+    from seedscope.analysis.io import list_analyses
+
+    found = list_analyses(sweep, name)
+    if not found:
+        return f"no {name} result"
+    path = found[0][0]
+    table = pq.read_table(path)
+    if name == "identify" and "match" in table.column_names:
+        hits = sum(bool(x) for x in table.column("match").to_pylist())
+        return f"{hits} of {table.num_rows} images named their seed -> {path.name}"
+    return f"{table.num_rows} rows -> {path.name}"
+
+
 def _write_compare(sweep: Path, card: Path, kind: str) -> str:
     """`pick compare` of a card on the held-out set b, kept as analysis/compare_<kind>-*.parquet."""
     import pyarrow as pa
@@ -153,6 +170,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
             ],
             prompts.is_file,
             command="world prompts",
+            summary=lambda: f"{settings.prompts} prompts in sets a and b -> {prompts}",
         ),
         DemoStep(
             "sweep",
@@ -169,12 +187,16 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
             ],
             lambda: _complete(sw, n),
             command="sweep",
+            summary=lambda: (
+                f"{n} images ({settings.prompts} prompts x {settings.seeds} seeds) in {sw}"
+            ),
         ),
         DemoStep(
             "score",
             ["score", s, "--scorers", ",".join(scorers), "--features", ",".join(features)],
             lambda: _scored(sw, scorers, features),
             command="score",
+            summary=lambda: f"scores {', '.join(scorers)}; features {', '.join(features)}",
         ),
         DemoStep(
             "reference",
@@ -192,6 +214,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
             ],
             lambda: files(ref),
             command="world render",
+            summary=lambda: f"{len(list(ref.glob('*.png')))} real scenes -> {ref}",
         ),
         DemoStep(
             "fid-seeds",
@@ -257,6 +280,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
             ],
             lambda: _has(sw, "identify"),
             command="identify",
+            summary=lambda: _newest(sw, "identify"),
         ),
         DemoStep(
             "swap",
@@ -274,6 +298,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
             ],
             lambda: _has(sw, "swap"),
             command="swap",
+            summary=lambda: "seed swap: " + _newest(sw, "swap_summary"),
         ),
         DemoStep(
             "pick golden",
@@ -413,7 +438,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         seconds = time.perf_counter() - t0
         with logfile.open("a", encoding="utf-8") as fh:
             fh.write(f"== {step.name} ({seconds:.1f} s)\n{text}\n")
-        line = _first_line(text) or "ok"
+        line = step.summary() if step.summary else (_first_line(text) or "ok")
         echo(f"{head}: {line} ({seconds:.0f} s)")
         record.append({"step": step.name, "status": "ran", "seconds": seconds, "summary": line})
     report = settings.out / "sweep" / "report" / "index.html"
