@@ -347,10 +347,25 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
             command="pick compare",
         ),
         DemoStep(
+            "inpaint pairs",
+            ["world", "pairs", "--out", str(out / "pairs"), "--n", "8"],
+            lambda: (out / "pairs" / "pairs.csv").is_file(),
+            command="world pairs",
+        ),
+        DemoStep(
             "inpaint audit",
-            ["inpaint", "audit", s],
-            lambda: _has(sw, "inpaint_audit"),
-            command="inpaint audit",
+            [
+                "inpaint-audit",
+                "--pairs",
+                str(out / "pairs" / "pairs.csv"),
+                "--out",
+                str(sw / "inpaint"),
+                "--seeds",
+                f"0-{settings.seeds - 1}",
+                "--quiet",
+            ],
+            lambda: (sw / "inpaint" / "summary.parquet").is_file(),
+            command="inpaint-audit",
         ),
         DemoStep(
             "report",

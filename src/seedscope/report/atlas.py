@@ -41,7 +41,11 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "classify": ("Seed classifier", "seedscope classify DIR"),
     "identify": ("Seed identification", "seedscope identify --sweep DIR"),
     "swap": ("The seed swap", "seedscope swap --sweep DIR"),
-    "inpaint": ("Inpainting audit", "seedscope inpaint audit DIR"),
+    "inpaint": (
+        "Inpainting audit",
+        "seedscope world pairs --out PAIRS; seedscope inpaint-audit --pairs PAIRS/pairs.csv "
+        "--out DIR/inpaint",
+    ),
     "compare_golden": (
         "Golden pool against random seeds",
         "seedscope pick golden DIR --out CARD, then seedscope pick compare CARD DIR",
@@ -437,6 +441,16 @@ def _generic(res: _Results, name: str) -> dict[str, Any] | None:
     return {"tables": tables, "pngs": pngs, "info": [(k, _fmt(v)) for k, v in info.items()]}
 
 
+def _inpaint_folder(folder: Path) -> dict[str, Any] | None:
+    """The per-seed summary of an inpainting audit written into DIR/inpaint (`inpaint-audit`)."""
+    summary = folder / "summary.parquet"
+    if not summary.is_file():
+        return None
+    t = pq.read_table(summary).to_pandas()
+    return {"tables": [{"name": "per seed", "view": table_view(t, max_rows=64)}], "pngs": [],
+            "info": []}  # fmt: skip
+
+
 # Seed pages.
 
 
@@ -536,7 +550,7 @@ def write_report(
     sections["classify"] = _classify(res)
     sections["identify"] = _identify(res)
     sections["swap"] = _swap(res)
-    sections["inpaint"] = _generic(res, "inpaint")
+    sections["inpaint"] = _generic(res, "inpaint") or _inpaint_folder(sw.path / "inpaint")
     sections["compare_golden"] = _generic(res, "compare_golden")
     sections["compare_diverse"] = _generic(res, "compare_diverse")
     env = _environment()
