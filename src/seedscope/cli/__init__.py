@@ -10,9 +10,11 @@ import typer
 # Command modules register themselves on `app` when imported; `--help` orders them (_app.ORDER).
 from seedscope.cli import analysis as _analysis  # noqa: F401
 from seedscope.cli import classify as _classify  # noqa: F401
+from seedscope.cli import demo as _demo  # noqa: F401
 from seedscope.cli import fingerprint as _fingerprint  # noqa: F401
 from seedscope.cli import inpaint as _inpaint  # noqa: F401
 from seedscope.cli import pick as _pick  # noqa: F401
+from seedscope.cli import report as _report  # noqa: F401
 from seedscope.cli import score as _score  # noqa: F401
 from seedscope.cli import sql as _sql  # noqa: F401
 from seedscope.cli import sweep as _sweep  # noqa: F401
