@@ -7,7 +7,27 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-ORDER = ("sweep", "score", "fid-seeds", "fid", "fid-stats", "sql", "world")
+ORDER = (
+    "demo",
+    "sweep",
+    "score",
+    "fid-seeds",
+    "rank",
+    "map",
+    "composition",
+    "classify",
+    "identify",
+    "swap",
+    "pick",
+    "generate",
+    "card",
+    "inpaint-audit",
+    "report",
+    "sql",
+    "fid",
+    "fid-stats",
+    "world",
+)
 """Commands in the order a user meets them; `--help` lists any others after these."""
 
 
