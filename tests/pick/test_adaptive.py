@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+import seedscope
+from fixtures.cli import Cli
 from seedscope.pick.adaptive import grid_evaluator, successive_halving
+from seedscope.pick.cards import load_card
 
 
 def test_finds_the_planted_best_seeds_within_budget() -> None:
@@ -34,3 +40,53 @@ def test_without_an_effect_the_pool_is_no_better_than_chance() -> None:
         ).pool
         hits += len(set(pool) & {0, 1, 2, 3})
     assert 20 < hits < 60  # 40 draws x 4 x 4/16 = 40 expected by chance
+
+
+def test_pick_adaptive_generates_only_what_it_needs_and_resumes(
+    tiny_sd_dir: Path, tmp_path: Path, cli: Cli
+) -> None:
+    csv = tmp_path / "prompts.csv"
+    csv.write_text("id,prompt,set\n" + "".join(f"{i},a photo number {i},a\n" for i in range(6)))
+    out, card = tmp_path / "search", tmp_path / "pool.json"
+    args = [
+        "pick", "adaptive", "--model", str(tiny_sd_dir), "--prompts", str(csv), "--seeds", "0-7",
+        "--out", str(out), "--card", str(card), "--metric", "grayscale.colourfulness",
+        "--pool", "2", "--budget", "0.5", "--steps", "1", "--json",
+    ]  # fmt: skip
+    code, stdout, stderr = cli(args)
+    assert code == 0, stderr
+    result = json.loads(stdout)
+    rounds = sorted((out / "rounds").glob("r*/"))
+    made = [seedscope.open_sweep(r).images(["prompt_id", "seed"]).num_rows for r in rounds]
+    assert sum(made) == result["evidence"]["images"] <= 24  # half of 6 prompts x 8 seeds
+    assert len(set(result["seeds"])) == 2 and set(result["seeds"]) <= set(range(8))
+    # the pool is the best 2 of the last round's seeds by their mean over every image they got
+    means: dict[int, list[float]] = {}
+    for r in rounds:
+        df = seedscope.open_sweep(r).scores(["grayscale"]).to_pandas()
+        for s, v in zip(df["seed"], df["grayscale.colourfulness"], strict=True):
+            means.setdefault(int(s), []).append(float(v))
+    last = seedscope.open_sweep(rounds[-1]).images(["seed"]).column("seed").to_pylist()
+    best = sorted(set(last), key=lambda s: -np.mean(means[s]))[:2]
+    assert result["seeds"] == best
+    assert load_card(card).seed_list() == best
+    # a rerun finds every round on disk and generates nothing
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("images/*.parquet")}
+    code, stdout2, _ = cli(args)
+    assert code == 0 and json.loads(stdout2)["seeds"] == best
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("images/*.parquet")} == stamps
+
+
+def test_pick_adaptive_refuses_a_budget_too_small_before_generating(
+    tmp_path: Path, cli: Cli
+) -> None:
+    csv = tmp_path / "prompts.txt"
+    csv.write_text("a red star\na blue moon\n")
+    out = tmp_path / "search"
+    base = ["pick", "adaptive", "--model", "world", "--prompts", str(csv), "--seeds", "0-7"]
+    base += ["--out", str(out), "--card", str(tmp_path / "c.json")]
+    code, _, stderr = cli([*base, "--budget", "4"])
+    assert code == 2 and "cannot give each of the 8 seeds" in stderr
+    code, _, stderr = cli([*base, "--metric", "adherent"])
+    assert code == 2 and "SCORER.COLUMN" in stderr
+    assert not out.exists()

@@ -168,6 +168,79 @@ def compare_cmd(
         )
 
 
+@pick_app.command("adaptive")
+def adaptive_cmd(
+    model: Annotated[str, typer.Option("--model", help="world, a hub id or a pipeline folder.")],
+    prompts: Annotated[str, typer.Option("--prompts", help="Prompt file to draw prompts from.")],
+    seeds: Annotated[str, typer.Option("--seeds", help="Candidate seeds, e.g. 0-255.")],
+    out: Annotated[str, typer.Option("--out", help="Search folder (rounds are sweeps in it).")],
+    card: Annotated[Path, typer.Option("--card", help="Seed card of the pool to write.")],
+    metric: Annotated[
+        str, typer.Option("--metric", help="A per-image score column, e.g. world.adherent.")
+    ] = "world.adherent",
+    lower_is_better: Annotated[
+        bool, typer.Option("--lower-is-better", help="Smaller values of the metric are better.")
+    ] = False,
+    pool: Annotated[int, typer.Option("--pool", help="Seeds in the pool.")] = 8,
+    budget: Annotated[
+        float,
+        typer.Option("--budget", help="Images: a fraction of prompts x seeds (<1) or a count."),
+    ] = 0.25,
+    eta: Annotated[int, typer.Option("--eta", help="Keep 1/eta of the seeds each round.")] = 2,
+    set_name: Annotated[
+        str | None, typer.Option("--set", help="Draw prompts from this prompt set only.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the prompt order.")] = 0,
+    steps: Annotated[int | None, typer.Option("--steps", help="Sampling steps.")] = None,
+    guidance: Annotated[float | None, typer.Option("--guidance", help="Guidance scale.")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="float32, float16 or bfloat16.")] = (
+        "float32"
+    ),
+    device: Annotated[str | None, typer.Option("--device", help="Device of the model.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per pipeline call.")] = 8,
+    as_json: JsonOpt = False,
+) -> None:
+    """Golden seeds for a fraction of the images: successive halving, generating only what it needs."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from seedscope.pick.adaptive import SearchSettings, adaptive_search
+    from seedscope.pick.cards import write_card
+
+    settings = SearchSettings(
+        model=model,
+        prompts=prompts,
+        seeds=seeds,
+        out=out,
+        metric=metric,
+        higher_is_better=not lower_is_better,
+        pool=pool,
+        budget=budget,
+        eta=eta,
+        set=set_name,
+        rng_seed=seed,
+        steps=steps,
+        guidance=guidance,
+        dtype=dtype,
+        device=device,
+        batch_size=batch_size,
+    )
+    result, pool_card = adaptive_search(settings)
+    path = write_card(pool_card, card)
+    if as_json:
+        typer.echo(json.dumps({**_summary(pool_card, path), "rounds": result.rounds}))
+        return
+    ev = pool_card.evidence
+    typer.echo(
+        f"successive halving: {result.images} images of {ev['exhaustive_images']} "
+        f"({result.images / ev['exhaustive_images']:.0%}) in {len(result.rounds)} rounds"
+    )
+    for r in result.rounds:
+        typer.echo(
+            f"  round {r['round']}: {r['seeds']} seeds on {r['prompts_seen']} prompts "
+            f"({r['images']} images so far)"
+        )
+    _report(pool_card, path, False)
+
+
 @card_app.command("verify")
 def verify_cmd(
     card: Annotated[Path, typer.Argument(help="A seed card.")],
