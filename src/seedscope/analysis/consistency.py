@@ -82,14 +82,22 @@ def consistency(
     rng: np.random.Generator,
     level: float = 0.95,
 ) -> Consistency:
-    """Spearman's rho of per-seed means on two prompt sets; interval from resampling each set's prompts."""
+    """Spearman's rho of per-seed means on two prompt sets; interval from a two-way bootstrap.
+
+    rho is a correlation across seeds, so the seeds are a sample too: each replicate draws the
+    seeds with replacement (pairs of per-set means) and, independently, the prompts of each set
+    (the pigeonhole bootstrap of a crossed design, Owen 2007, which errs on the wide side).
+    """
     ma, mb = st.seed_means(values_a), st.seed_means(values_b)
     ok = ~(np.isnan(ma) | np.isnan(mb))
     if ok.sum() < 3:
         raise SeedscopeError("consistency needs at least 3 seeds scored on both prompt sets.")
+    n_ok = int(ok.sum())
+    pick = rng.integers(0, n_ok, size=(reps, n_ok))
     ba = st.bootstrap_seed_means(np.asarray(values_a)[:, ok], reps, rng)
     bb = st.bootstrap_seed_means(np.asarray(values_b)[:, ok], reps, rng)
-    rhos = st.spearman_rows(ba, bb)
+    rows = np.arange(reps)[:, None]
+    rhos = st.spearman_rows(ba[rows, pick], bb[rows, pick])  # NaN where one seed was drawn
     rho = st.spearman(ma[ok], mb[ok])
     # Resampled means are noisier than the observed ones, so the replicates of rho sit below it:
     # a normal interval on Fisher's z scale uses only their spread, centred on the estimate.

@@ -171,14 +171,18 @@ def fisher_z_interval(
     """Normal bootstrap interval of a correlation on Fisher's z scale, centred on the estimate.
 
     Used where resampled replicates are biased (a resampled mean is noisier than the observed
-    one, so rho between resampled means sits below the observed rho): only their spread is used.
+    one, so rho between resampled means sits below the observed rho): only their spread is used,
+    measured robustly (interquartile range / 1.349, the SD of a normal) because a replicate that
+    drew few distinct seeds can have rho = +-1, i.e. an unbounded z.
     """
     r = np.asarray(replicates, np.float64)
     r = r[~np.isnan(r)]
     if len(r) < 2 or np.isnan(estimate):
         return float("nan"), float("nan")
     z = np.arctanh(np.clip(r, -0.999999, 0.999999))
-    half = float(sps.norm.ppf((1 + level) / 2) * z.std(ddof=1))
+    q75, q25 = np.percentile(z, [75, 25])
+    spread = float(q75 - q25) / (2 * sps.norm.ppf(0.75))
+    half = float(sps.norm.ppf((1 + level) / 2)) * spread
     centre = float(np.arctanh(np.clip(estimate, -0.999999, 0.999999)))
     return float(np.tanh(centre - half)), float(np.tanh(centre + half))
 
