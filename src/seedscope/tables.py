@@ -9,7 +9,7 @@ command that fills what is missing.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,39 @@ class SweepTables(Sweep):
                 f"`seedscope score {self.path} --scorers '' --features {name}{opts}`."
             )
         return keys, feats
+
+    def feature_batches(
+        self,
+        name: str,
+        seeds: Sequence[int] | None = None,
+        batch_rows: int = 8192,
+        **settings: Any,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Cached features of `name` in batches of (prompt_ids, seeds, float32 (n, dim)).
+
+        Like `features()` but streamed (one batch in memory), unsorted, only `seeds` if given;
+        every image must have its features (checked on the key columns first).
+        """
+        from seedscope.features import get_extractor
+        from seedscope.features.cache import iter_features
+
+        extractor = get_extractor(name, **settings)
+        folder = self.path / FEATURES_DIR / extractor.key
+        files = shard_paths(folder, "")
+        keys = (
+            read_checked(folder, [])[0].select(list(KEYS))
+            if files
+            else pa.table({k: pa.array([], pa.int64()) for k in KEYS})
+        )
+        have = self.keys()
+        missing = set_difference(have, keys)
+        if missing:
+            opts = "".join(f" --option {name}.{k}={v}" for k, v in settings.items())
+            raise SeedscopeError(
+                f"{missing} of {have.num_rows} images have no {extractor.key} features; run "
+                f"`seedscope score {self.path} --scorers '' --features {name}{opts}`."
+            )
+        yield from iter_features(self.path, extractor, seeds=seeds, batch_rows=batch_rows)
 
 
 def set_difference(have: pa.Table, got: pa.Table) -> int:

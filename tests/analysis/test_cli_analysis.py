@@ -84,6 +84,8 @@ def test_rank_refuses_bad_options(scored: Path, cli: Cli) -> None:
     assert code == 2 and "--test" in err
     code, _, err = cli(["rank", str(scored), "--metric", "composition.object_x"])
     assert code == 2 and "--higher-is-better" in err
+    code, _, err = cli(["rank", str(scored), "--test", "both", "--permutations", "0"])
+    assert code == 2 and "--permutations" in err and "Traceback" not in err
 
 
 def test_layout_map_and_composition(scored: Path, cli: Cli) -> None:

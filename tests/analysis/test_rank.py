@@ -8,7 +8,7 @@ from scipy import stats as sps
 
 from analysis.synthetic import score_table
 from seedscope.analysis import stats as st
-from seedscope.analysis.consistency import consistency, split_prompts
+from seedscope.analysis.consistency import consistency, per_seed_consistency, split_prompts
 from seedscope.analysis.rank import RankSettings, metric_direction, rank_seeds
 from seedscope.errors import SeedscopeError
 
@@ -105,3 +105,54 @@ def test_lower_is_better_and_unknown_direction() -> None:
     assert res.summary["golden"][0]["seed"] - 100 in np.argsort(-quality)[:3]
     with pytest.raises(SeedscopeError, match="not among the scores"):
         rank_seeds(df, RankSettings(metric="nope"))
+
+
+def _per_seed_sets(rng: np.random.Generator, effect: float) -> tuple[np.ndarray, ...]:
+    """Per-seed values on two sets as means of 8 prompt blocks each, with their jackknife pieces."""
+    q = effect * rng.normal(size=(16, 1))
+    out = []
+    for _ in range(2):
+        m = q + rng.normal(size=(16, 8))  # (seed, block) block means
+        loo = (m.sum(1, keepdims=True) - m) / 7
+        out += [m.mean(1), loo]
+    return tuple(out)
+
+
+def test_per_seed_consistency_interval_covers_0_on_null_and_finds_planted() -> None:
+    rng = np.random.default_rng(11)
+    hits = 0
+    for _ in range(200):
+        a, la, b, lb = _per_seed_sets(rng, 0.0)
+        c = per_seed_consistency(a, b, la, lb, higher_is_better=False, k=3, reps=200, rng=rng)
+        assert c.rho == pytest.approx(sps.spearmanr(a, b).statistic)
+        hits += c.rho_lo < 0 < c.rho_hi
+    assert hits / 200 >= 0.92
+    found = 0
+    for _ in range(20):
+        a, la, b, lb = _per_seed_sets(rng, 1.5)
+        c = per_seed_consistency(a, b, la, lb, higher_is_better=False, k=3, reps=200, rng=rng)
+        found += c.rho_lo > 0
+    assert found >= 19
+    # The width: seed-bootstrap spread (IQR / 1.349) and the block jackknife, variances added.
+    a, la, b, lb = _per_seed_sets(np.random.default_rng(0), 1.0)
+    c = per_seed_consistency(
+        a, b, la, lb, higher_is_better=False, k=3, reps=300, rng=np.random.default_rng(2)
+    )
+    pick = np.random.default_rng(2).integers(0, 16, size=(300, 16))
+    boot = [sps.spearmanr(a[p], b[p]).statistic for p in pick]
+    v_seed = (sps.iqr(np.array(boot)[~np.isnan(boot)]) / 1.3489795003921634) ** 2
+    rj = np.array([sps.spearmanr(la[:, j], lb[:, j]).statistic for j in range(8)])
+    v_jack = 7 / 8 * ((rj - rj.mean()) ** 2).sum()
+    half = 1.959963984540054 * np.sqrt(v_seed + v_jack)
+    assert c.rho_lo == pytest.approx(max(-1, c.rho - half)) and c.rho_hi == pytest.approx(
+        min(1, c.rho + half)
+    )
+
+
+def test_n_images_counts_an_image_scored_by_any_column_and_permutations_are_checked() -> None:
+    df, _ = score_table(n_prompts=10, n_seeds=6)
+    df.loc[df["seed"] == 100, "hps.hps"] = np.nan  # the first column lacks seed 100
+    res = rank_seeds(df, RankSettings(metric="sky", higher_is_better=False, reps=50))
+    assert (res.table["n_images"] == 10).all()
+    with pytest.raises(SeedscopeError, match="--permutations"):
+        RankSettings(permutations=0)

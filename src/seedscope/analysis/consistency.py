@@ -11,7 +11,7 @@ from scipy import stats as sps
 from seedscope.analysis import stats as st
 from seedscope.errors import SeedscopeError
 
-__all__ = ["Consistency", "consistency", "split_prompts"]
+__all__ = ["Consistency", "consistency", "per_seed_consistency", "split_prompts"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,52 @@ def consistency(
     top = st.overlap_test(ma[ok], mb[ok], kk, higher_is_better=higher_is_better)
     bottom = st.overlap_test(ma[ok], mb[ok], kk, higher_is_better=higher_is_better, top=False)
     return Consistency(ma, mb, rho, float(lo), float(hi), p, top, bottom)
+
+
+def per_seed_consistency(
+    a: np.ndarray,
+    b: np.ndarray,
+    loo_a: np.ndarray,
+    loo_b: np.ndarray,
+    *,
+    higher_is_better: bool,
+    k: int,
+    reps: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> Consistency:
+    """Consistency of a metric with one value per seed and set (FID), from jackknife pieces.
+
+    `loo_a[:, j]` / `loo_b[:, j]` are the values without prompt block j. The interval is normal
+    on the rho scale (clipped to [-1, 1]) with two variances added, as the two-way bootstrap of
+    `consistency` does: seeds resampled (robust spread of the replicates) plus the delete-one-
+    block jackknife of rho over prompt blocks (Quenouille 1956). Not on Fisher's z: with few
+    prompts per block a leave-one-block-out rho can be exactly 1, an unbounded z.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    n = int(ok.sum())
+    if n < 3:
+        raise SeedscopeError("consistency needs at least 3 seeds scored on both prompt sets.")
+    xa, xb = a[ok], b[ok]
+    rho = st.spearman(xa, xb)
+    pick = rng.integers(0, n, size=(reps, n))
+    boot = st.spearman_rows(xa[pick], xb[pick])
+    boot = boot[~np.isnan(boot)]
+    q75, q25 = np.percentile(boot, [75, 25]) if len(boot) > 1 else (np.nan, np.nan)
+    var_seed = (float(q75 - q25) / (2 * sps.norm.ppf(0.75))) ** 2
+    la, lb = np.asarray(loo_a, np.float64)[ok], np.asarray(loo_b, np.float64)[ok]
+    blocks = [j for j in range(la.shape[1]) if not (np.isnan(la[:, j]) | np.isnan(lb[:, j])).any()]
+    var_prompt = 0.0
+    if len(blocks) >= 2:
+        rj = st.spearman_rows(la[:, blocks].T, lb[:, blocks].T)
+        m = len(blocks)
+        var_prompt = float((m - 1) / m * np.nansum((rj - np.nanmean(rj)) ** 2))
+    half = float(sps.norm.ppf((1 + level) / 2)) * np.sqrt(var_seed + var_prompt)
+    lo, hi = max(-1.0, rho - half), min(1.0, rho + half)
+    constant = np.ptp(xa) == 0 or np.ptp(xb) == 0
+    p = float("nan") if constant else float(sps.spearmanr(xa, xb).pvalue)
+    kk = min(k, n)
+    top = st.overlap_test(xa, xb, kk, higher_is_better=higher_is_better)
+    bottom = st.overlap_test(xa, xb, kk, higher_is_better=higher_is_better, top=False)
+    return Consistency(a, b, rho, lo, hi, p, top, bottom)

@@ -8,7 +8,7 @@ memory holds K blocks' sums and outer products (K x D x D), never the images of 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -16,7 +16,14 @@ from scipy import stats as sps
 from seedscope.errors import SeedscopeError
 from seedscope.metrics.functional import sqrtm_psd
 
-__all__ = ["FidAccumulator", "fid_from_moments", "fid_jackknife"]
+__all__ = [
+    "FidAccumulator",
+    "fid_from_moments",
+    "fid_jackknife",
+    "fid_kid_intervals",
+    "fid_streamed",
+    "prompt_blocks",
+]
 
 
 def fid_from_moments(
@@ -63,24 +70,53 @@ class FidAccumulator:
         self, ref_mean: np.ndarray, ref_trace: float, level: float = 0.95
     ) -> tuple[float, float, float]:
         """(FID, lower, upper): delete-one-block jackknife SE with a t interval on K - 1 df."""
-        s1, sq, s2, n = self.s1.sum(0), self.sumsq.sum(), self.s2y.sum(0), self.n.sum()
+        fid, se, k, _ = self.jackknife(ref_mean, ref_trace, [[b] for b in range(len(self.n))])
+        if k < 2:
+            return fid, float("nan"), float("nan")
+        half = float(sps.t.ppf((1 + level) / 2, k - 1)) * se
+        return fid, fid - half, fid + half
+
+    def jackknife(
+        self, ref_mean: np.ndarray, ref_trace: float, groups: Sequence[Sequence[int]]
+    ) -> tuple[float, float, int, np.ndarray]:
+        """FID of the union of `groups` of blocks, its jackknife SE, groups used, and each
+        leave-one-group-out FID (NaN for an empty group).
+
+        Groups without images are skipped; FID is NaN with fewer than 2 images, SE with fewer
+        than 2 non-empty groups.
+        """
+        idx = [np.asarray(g, np.int64) for g in groups]
+        nonempty = np.array([self.n[g].sum() > 0 for g in idx], bool)
+        used = [g for g, ok in zip(idx, nonempty, strict=True) if ok]
+        loo_all = np.full(len(idx), np.nan)
+        cells = np.concatenate(idx) if idx else np.zeros(0, np.int64)
+        s1, sq = self.s1[cells].sum(0), float(self.sumsq[cells].sum())
+        s2 = np.zeros_like(self.s2y[0])
+        for c in cells:  # no (cells, D, D) copy
+            s2 += self.s2y[c]
+        n = float(self.n[cells].sum())
         args = (ref_mean, self.root, ref_trace)
+        if n < 2:
+            return float("nan"), float("nan"), 0, loo_all
         full = fid_from_moments(s1, sq, s2, n, *args)
-        used = np.flatnonzero(self.n > 0)
         k = len(used)
         if k < 2:
-            return full, float("nan"), float("nan")
+            return full, float("nan"), k, loo_all
         loo = np.array(
             [
                 fid_from_moments(
-                    s1 - self.s1[b], sq - self.sumsq[b], s2 - self.s2y[b], n - self.n[b], *args
+                    s1 - self.s1[g].sum(0),
+                    sq - float(self.sumsq[g].sum()),
+                    s2 - self.s2y[g].sum(0),
+                    n - float(self.n[g].sum()),
+                    *args,
                 )
-                for b in used
+                for g in used
             ]
         )
         se = float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
-        half = float(sps.t.ppf((1 + level) / 2, k - 1)) * se
-        return full, full - half, full + half
+        loo_all[nonempty] = loo
+        return full, se, k, loo_all
 
 
 def fid_jackknife(
@@ -126,20 +162,26 @@ def fid_kid_intervals(
     blocks: int = 10,
     level: float = 0.95,
     rng_seed: int = 0,
+    block_of_prompt: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-seed FID (and KID) with delete-one-prompt-block jackknife intervals, all seeds at once.
 
     Prompts are assigned to `blocks` blocks at random (seeded); each leave-one-block-out FID
     uses `fid_by_group` (an n x n eigen-problem per seed when a seed has fewer images than D).
+    `block_of_prompt` (one block per sorted unique prompt id) fixes the blocks instead. All
+    features in memory: the reference implementation of `fid_streamed`, which `rank` uses.
     """
     from seedscope.metrics.functional import fid_by_group, kid_by_group
 
     up, ip = np.unique(prompt_ids, return_inverse=True)
-    k = min(blocks, len(up))
-    if k < 2:
-        raise SeedscopeError("a jackknife over prompts needs at least 2 prompts.")
-    rng = np.random.default_rng(rng_seed)
-    block = (rng.permutation(len(up)) % k)[ip]
+    if block_of_prompt is None:
+        k = min(blocks, len(up))
+        if k < 2:
+            raise SeedscopeError("a jackknife over prompts needs at least 2 prompts.")
+        block = (np.random.default_rng(rng_seed).permutation(len(up)) % k)[ip]
+    else:
+        found, block = np.unique(np.asarray(block_of_prompt)[ip], return_inverse=True)
+        k = len(found)
     labels = np.unique(seeds)
     t = float(sps.t.ppf((1 + level) / 2, k - 1))
     out: dict[str, np.ndarray] = {"seed": labels}
@@ -165,3 +207,96 @@ def fid_kid_intervals(
         out[name], out[f"{name}_lo"], out[f"{name}_hi"] = full, full - t * se, full + t * se
         out[f"{name}_se"] = se
     return out
+
+
+def prompt_blocks(
+    prompt_ids: np.ndarray, in_a: np.ndarray | None, blocks: int, rng_seed: int = 0
+) -> tuple[np.ndarray, int]:
+    """Each prompt's jackknife cell and K: prompts of set a get cells 0..K-1, set b K..2K-1.
+
+    Within each set the prompts are dealt at random (seeded) into min(K, its prompts) blocks;
+    block j of all prompts is the union of cells j and K + j, so one pass gives the jackknife of
+    the whole sweep and of each set.
+    """
+    if blocks < 2:
+        raise SeedscopeError(f"--fid-blocks must be at least 2, not {blocks}.")
+    a = np.ones(len(prompt_ids), bool) if in_a is None else np.asarray(in_a, bool)
+    rng = np.random.default_rng(rng_seed)
+    cell = np.empty(len(prompt_ids), np.int64)
+    for offset, rows in ((0, np.flatnonzero(a)), (blocks, np.flatnonzero(~a))):
+        k = min(blocks, len(rows))
+        cell[rows] = offset + rng.permutation(len(rows)) % max(k, 1)
+    return cell, blocks
+
+
+def fid_streamed(
+    read: Callable[[list[int]], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+    seeds: np.ndarray,
+    prompt_ids: np.ndarray,
+    cells: np.ndarray,
+    blocks: int,
+    ref_mean: np.ndarray,
+    ref_cov: np.ndarray,
+    *,
+    level: float = 0.95,
+    memory_bytes: int = 2**30,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-seed FID with jackknife intervals on all prompts, set a and set b, in one pass.
+
+    `read(group)` yields (prompt_ids, seeds, features) batches of the seeds in `group`; `cells`
+    (from `prompt_blocks`) gives each of `prompt_ids` its cell. Seeds are read in groups whose
+    accumulators (2K x D x D floats each) fit `memory_bytes`: memory grows with neither the
+    images per seed nor the seeds. The sets' tables carry `fid_loo<j>`, the FID without block j.
+    """
+    root = sqrtm_psd(ref_cov)
+    tr = float(np.trace(ref_cov))
+    dim = root.shape[0]
+    seeds = np.asarray(seeds)
+    order = np.argsort(prompt_ids)
+    pid_sorted, cell_sorted = np.asarray(prompt_ids)[order], np.asarray(cells)[order]
+    per_seed = 2 * blocks * dim * dim * 8
+    group = max(1, memory_bytes // per_seed)
+    both = [[j, blocks + j] for j in range(blocks)]
+    views = {
+        "all": both,
+        "a": [[j] for j in range(blocks)],
+        "b": [[blocks + j] for j in range(blocks)],
+    }
+    out = {v: {k: np.full(len(seeds), np.nan) for k in ("fid", "fid_se", "fid_k")} for v in views}
+    loo = {v: np.full((len(seeds), blocks), np.nan) for v in views}
+    for g0 in range(0, len(seeds), group):
+        chunk = seeds[g0 : g0 + group]
+        accs = {int(s): FidAccumulator(root, 2 * blocks) for s in chunk}
+        for pid, sd, x in read([int(s) for s in chunk]):
+            pos = np.searchsorted(pid_sorted, pid)
+            ok = (pos < len(pid_sorted)) & (pid_sorted[np.minimum(pos, len(pid_sorted) - 1)] == pid)
+            if not ok.all():
+                raise SeedscopeError("the features name a prompt the sweep's prompts do not.")
+            key = sd.astype(np.int64) * (2 * blocks) + cell_sorted[pos]
+            for u in np.unique(key):
+                rows = key == u
+                acc = accs.get(int(u // (2 * blocks)))
+                if acc is not None:
+                    acc.update(int(u % (2 * blocks)), x[rows])
+        for i, s in enumerate(chunk, start=g0):
+            for v, groups in views.items():
+                fid, se, k, lo = accs[int(s)].jackknife(ref_mean, tr, groups)
+                out[v]["fid"][i], out[v]["fid_se"][i], out[v]["fid_k"][i] = fid, se, k
+                loo[v][i] = lo
+    result = []
+    for v in views:
+        o = out[v]
+        with np.errstate(invalid="ignore"):
+            t = sps.t.ppf((1 + level) / 2, np.maximum(o["fid_k"], 2) - 1)
+        half = np.where(o["fid_k"] >= 2, t * o["fid_se"], np.nan)
+        cols = {
+            "seed": seeds,
+            "fid": o["fid"],
+            "fid_lo": o["fid"] - half,
+            "fid_hi": o["fid"] + half,
+            "fid_se": o["fid_se"],
+        }
+        if v != "all":  # leave-out-block j FIDs, for the jackknife of rho between the sets
+            cols.update({f"fid_loo{j}": loo[v][:, j] for j in range(blocks)})
+        result.append(cols)
+    return result[0], result[1], result[2]

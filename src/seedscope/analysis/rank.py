@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from seedscope.analysis import stats as st
-from seedscope.analysis.consistency import Consistency, consistency, split_prompts
+from seedscope.analysis.consistency import (
+    Consistency,
+    consistency,
+    per_seed_consistency,
+    split_prompts,
+)
 from seedscope.errors import SeedscopeError
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,10 @@ class RankSettings:
             raise SeedscopeError(f"--reps must be at least 10, not {self.reps}.")
         if not 0.5 < self.level < 1.0:
             raise SeedscopeError(f"--level must be between 0.5 and 1, not {self.level}.")
+        if self.permutations < 19:
+            raise SeedscopeError(
+                f"--permutations must be at least 19 (for p to reach 0.05), not {self.permutations}."
+            )
 
 
 @dataclass
@@ -172,7 +181,11 @@ def rank_seeds(
     table = pd.DataFrame({"seed": seeds})
     any_grid = next(iter(grids.values())) if grids else None
     if any_grid is not None:
-        table["n_images"] = (~np.isnan(any_grid)).sum(0)
+        # An image counts if any score column has a value for it (not only the first column).
+        scored = np.zeros(any_grid.shape, bool)
+        for c in columns:
+            scored |= ~np.isnan(grids[c])
+        table["n_images"] = scored.sum(0)
         table["n_prompts"] = len(pids)
         stacked = np.concatenate([grids[c] for c in columns], axis=1)
         boot = st.bootstrap_seed_means(stacked, settings.reps, rng)
@@ -188,6 +201,11 @@ def rank_seeds(
     all_columns = columns + [
         c for c in (per_seed.columns if per_seed is not None else []) if c in ("fid", "kid")
     ]
+    if settings.metric in ("fid", "kid") and settings.metric not in all_columns:
+        raise SeedscopeError(
+            f"--metric {settings.metric} needs per-seed FID/KID; run `seedscope fid-seeds DIR "
+            "--ref REF` first."
+        )
     metric = _pick_metric(all_columns, settings)
     higher = metric_direction(metric, settings.higher_is_better)
     n_seeds = len(table)
@@ -211,6 +229,7 @@ def rank_seeds(
         "prompts": len(pids),
         "level": settings.level,
         "reps": settings.reps,
+        "interval": f"{settings.reps} bootstrap resamples of the prompts",
         "golden": _seed_rows(table, order[:k], metric),
         "inferior": _seed_rows(table, order[::-1][:k], metric),
     }
@@ -252,25 +271,33 @@ def rank_seeds(
                 f"prompt ({settings.permutations} permutations, all prompts)"
             )
             tests["permutation"] = res
-    elif per_seed_sets is not None:
-        a, b = (
-            t.set_index("seed")[metric].reindex(table["seed"]).to_numpy() for t in per_seed_sets
-        )
-        if f"{metric}_se" in per_seed_sets[1].columns and settings.test in ("heldout", "both"):
+    elif per_seed_sets is not None and all(metric in t.columns for t in per_seed_sets):
+        sa, sb = (t.set_index("seed").reindex(table["seed"]) for t in per_seed_sets)
+        a, b = sa[metric].to_numpy(np.float64), sb[metric].to_numpy(np.float64)
+        if f"{metric}_se" in sb.columns and settings.test in ("heldout", "both"):
             tests["heldout"] = _heldout_set_metric(
-                a, per_seed_sets[1].set_index("seed").reindex(table["seed"]), metric, higher,
-                (name_a, name_b), table["seed"].to_numpy(),
-            )  # fmt: skip
+                a, sb, metric, higher, (name_a, name_b), table["seed"].to_numpy(), settings.level
+            )
+        if settings.test in ("permutation", "both"):
+            summary["not_run"] = (
+                f"permutation test not run: {metric} is one number per seed, with no per-image "
+                "scores to permute; the held-out test stands for it"
+            )
         table[f"{metric}@{name_a}"], table[f"{metric}@{name_b}"] = a, b
-        ok = ~(np.isnan(a) | np.isnan(b))
-        from scipy import stats as sps
-
-        cons = Consistency(
-            a, b, st.spearman(a[ok], b[ok]), np.nan, np.nan,
-            float(sps.spearmanr(a[ok], b[ok]).pvalue),
-            st.overlap_test(a[ok], b[ok], min(k, int(ok.sum())), higher_is_better=higher),
-            st.overlap_test(a[ok], b[ok], min(k, int(ok.sum())), higher_is_better=higher, top=False),
+        loo = [c for c in sa.columns if c.startswith(f"{metric}_loo")]
+        n_blocks = len(loo)
+        cons = per_seed_consistency(
+            a, b,
+            sa[loo].to_numpy(np.float64) if loo else np.full((len(a), 0), np.nan),
+            sb[loo].to_numpy(np.float64) if loo else np.full((len(b), 0), np.nan),
+            higher_is_better=higher, k=k, reps=settings.reps, rng=rng, level=settings.level,
         )  # fmt: skip
+        summary["interval"] = (
+            f"{metric} intervals from a delete-one-of-{n_blocks}-prompt-blocks jackknife; "
+            f"Spearman interval from {settings.reps} resamples of the seeds plus that jackknife"
+        )
+    elif metric not in grids:
+        summary["interval"] = f"{metric} without an interval"
     if cons is not None:
         summary["consistency"] = cons.summary()
     summary["tests"] = tests
@@ -285,6 +312,7 @@ def _heldout_set_metric(
     higher: bool,
     names: tuple[str, str],
     seeds: np.ndarray,
+    level: float = 0.95,
 ) -> dict[str, Any]:
     """Best and worst seed by a per-seed metric (FID) on set a; their gap on set b, z-tested."""
     from scipy import stats as sps
@@ -296,13 +324,14 @@ def _heldout_set_metric(
     vb, se = b[metric].to_numpy(), b[f"{metric}_se"].to_numpy()
     gap = float(sign * (vb[best] - vb[worst]))
     se_gap = float(np.hypot(se[best], se[worst]))
+    z = float(sps.norm.ppf((1 + level) / 2))
     return {
         "best": int(seeds[best]),
         "worst": int(seeds[worst]),
         "gap_selection": float(sign * (a[best] - a[worst])),
         "gap_heldout": gap,
-        "gap_heldout_lo": gap - 1.96 * se_gap,
-        "gap_heldout_hi": gap + 1.96 * se_gap,
+        "gap_heldout_lo": gap - z * se_gap,
+        "gap_heldout_hi": gap + z * se_gap,
         "p_value": float(sps.norm.sf(gap / se_gap)) if se_gap > 0 else float("nan"),
         "test": (
             f"best and worst seed chosen by {metric} on {names[0]!r}, their gap on the held-out "

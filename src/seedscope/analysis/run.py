@@ -59,7 +59,11 @@ def _inputs(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
 def _fid_table(
     sweep: Sweep, settings: RankSettings, set_a: np.ndarray | None
 ) -> tuple[pd.DataFrame | None, tuple[pd.DataFrame, pd.DataFrame] | None, str]:
-    """FID/KID per seed from `fid-seeds`, with jackknife intervals and per-set values if possible."""
+    """FID/KID per seed from `fid-seeds`; FID's jackknife intervals on all prompts and each set.
+
+    The features are streamed (`SweepTables.feature_batches`), a group of seeds at a time, and
+    all three FIDs of a seed come from one pass (`fid_streamed`).
+    """
     from seedscope.analysis.io import list_analyses
 
     found = list_analyses(sweep, "fid_by_seed")
@@ -75,33 +79,38 @@ def _fid_table(
     if not settings.fid_intervals:
         return points, None, "FID/KID without intervals (--no-fid-intervals)"
     try:
-        from seedscope.analysis.fid_interval import fid_kid_intervals
+        from seedscope.analysis.fid_interval import fid_streamed, prompt_blocks
         from seedscope.features import get_extractor
         from seedscope.metrics.reference import load_reference
 
         info = ident.to_dict()
         feat_id = info["inputs"]["features"]
-        ex = get_extractor(feat_id["producer"], **{
-            k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")
-        })  # fmt: skip
+        opts = {k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")}
+        ex = get_extractor(feat_id["producer"], **opts)
         ref = load_reference(info["inputs"]["reference"], ex, allow_small=True)
-        keys, x = features(sweep, feat_id["producer"])
-        pid, sd = keys["prompt_id"].to_numpy(), keys["seed"].to_numpy()
-        kw: dict[str, Any] = {"blocks": settings.fid_blocks, "level": settings.level}
-        full = pd.DataFrame(fid_kid_intervals(pid, sd, x, ref.mean, ref.cov, ref.features, **kw))
-        sets = None
-        if set_a is not None:
-            a = np.isin(pid, set_a)
-            sets = tuple(
-                pd.DataFrame(
-                    fid_kid_intervals(pid[m], sd[m], x[m], ref.mean, ref.cov, ref.features, **kw)
-                )
-                for m in (a, ~a)
+        pids = sweep.prompts()["prompt_id"].to_numpy()
+        in_a = None if set_a is None else np.isin(pids, set_a)
+        cells, k = prompt_blocks(pids, in_a, settings.fid_blocks)
+
+        def read(group: list[int]) -> Any:
+            return sweep.feature_batches(feat_id["producer"], seeds=group, **opts)
+
+        seeds = points["seed"].to_numpy()
+        full, a, b = (
+            pd.DataFrame(d)
+            for d in fid_streamed(
+                read, seeds, pids, cells, k, ref.mean, ref.cov, level=settings.level
             )
-        note = f"FID/KID with delete-one-of-{settings.fid_blocks}-prompt-blocks jackknife intervals"
-        return full, sets, note
+        )
+        if "kid" in points.columns:
+            full = full.merge(points[["seed", "kid"]], on="seed", how="left")
+        note = (
+            f"FID with delete-one-of-{k}-prompt-blocks jackknife t intervals (features streamed)"
+            + ("; KID from fid-seeds, without an interval" if "kid" in points.columns else "")
+        )
+        return full, (a, b) if set_a is not None else None, note
     except (SeedscopeError, KeyError, OSError, ValueError, TypeError) as err:
-        log.warning("FID/KID intervals not computed: %s", err)
+        log.warning("FID intervals not computed: %s", err)
         return points, None, f"FID/KID without intervals ({err})"
 
 

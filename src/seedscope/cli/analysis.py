@@ -84,8 +84,8 @@ def rank(
     pct = f"{100 * res['level']:g}%"
     lines = [
         f"{res['seeds']} seeds x {res['prompts']} prompts; {res['metric']} "
-        f"({'higher' if res['higher_is_better'] else 'lower'} is better), {pct} CIs from "
-        f"{res['reps']} bootstrap resamples of the prompts",
+        f"({'higher' if res['higher_is_better'] else 'lower'} is better), {pct} CIs: "
+        f"{res['interval']}",
         "golden:   " + ", ".join(f"{r['seed']}: {_ci(r)}" for r in res["golden"]),
         "inferior: " + ", ".join(f"{r['seed']}: {_ci(r)}" for r in res["inferior"]),
     ]
@@ -94,6 +94,8 @@ def rank(
     for t in res["tests"].values():
         gap = t.get("gap_heldout", t.get("gap"))
         lines.append(f"test: {t['test']}: gap {gap:.4g}, p = {t['p_value']:.4g}")
+    if res.get("not_run"):
+        lines.append(res["not_run"])
     c = res.get("consistency")
     if c:
         lines.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from PIL import Image
 from seedscope.errors import SeedscopeError
 from seedscope.features.base import FeatureExtractor
 from seedscope.identity import Identity, read_identity
-from seedscope.store import KEY_SCHEMA, KEYS, open_sweep, read_table
+from seedscope.store import KEY_SCHEMA, KEYS, open_sweep, read_table, shard_paths
 from seedscope.sweep.derive import Producer, derive, stale_error
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,37 @@ def read_features(sweep: str | Path, extractor: FeatureExtractor) -> tuple[pa.Ta
     feats = np.asarray(t["feature"].combine_chunks().flatten(), np.float32).reshape(t.num_rows, -1)
     order = np.lexsort((np.asarray(t["seed"]), np.asarray(t["prompt_id"])))
     return t.select(list(KEYS)).take(pa.array(order)), feats[order]
+
+
+def iter_features(
+    sweep: str | Path,
+    extractor: FeatureExtractor,
+    *,
+    seeds: Sequence[int] | None = None,
+    batch_rows: int = 8192,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Cached features in batches of (prompt_ids, seeds, float32 (n, dim)), in file order.
+
+    Only the rows of `seeds` (all if None) are read; memory holds one batch, never the cache.
+    """
+    import pyarrow.dataset as ds
+
+    path = open_sweep(sweep).path
+    folder = path / "features" / extractor.key
+    found = read_identity(folder)
+    if found is not None and found != extractor.identity:
+        raise stale_error(folder, found, extractor.identity)
+    files = shard_paths(path, f"features/{extractor.key}") if found is not None else []
+    if not files:
+        return
+    expr = None if seeds is None else ds.field("seed").isin([int(s) for s in seeds])
+    data = ds.dataset([str(f) for f in files], format="parquet")
+    for batch in data.to_batches(columns=[*KEYS, "feature"], filter=expr, batch_size=batch_rows):
+        if batch.num_rows == 0:
+            continue
+        flat = batch.column("feature").flatten()
+        x = np.asarray(flat, np.float32).reshape(batch.num_rows, -1)
+        yield np.asarray(batch.column("prompt_id")), np.asarray(batch.column("seed")), x
 
 
 def _same(extractor: FeatureExtractor) -> list[Producer]:
