@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from fixtures.cli import Cli
-from fixtures.sweepdir import write_sweep
+from fixtures.sweepdir import write_features, write_sweep
 
 N_PROMPTS, N_SEEDS = 8, 8
 
@@ -103,3 +103,47 @@ def test_layout_map_and_composition(scored: Path, cli: Cli) -> None:
     decides = {r["column"]: r for r in res["decides"]}
     assert decides["composition.object_x"]["var_seed"] > 0.5
     assert all(Path(f).exists() for f in res["files"])
+
+
+def test_style_map_writes_plots_and_tables(scored: Path, cli: Cli) -> None:
+    # Synthetic Gram features: seeds 0-3 and 4-7 are two styles, whatever the prompt.
+    rng = np.random.default_rng(0)
+    pid, sd = (g.ravel() for g in np.meshgrid(range(N_PROMPTS), range(N_SEEDS), indexing="ij"))
+    from seedscope.features import get_extractor
+
+    dim = get_extractor("gram").dim
+    centre = rng.normal(size=(2, dim))
+    write_features(scored, "gram", pid, sd, centre[sd // 4] + rng.normal(0, 0.3, (len(sd), dim)))
+    code, out, err = cli(
+        ["map", str(scored), "--by", "style", "--clusters", "2", "--perplexity", "2", "--json"]
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    files = [Path(f) for f in res["files"]]
+    assert all(f.exists() for f in files)
+    suffixes = sorted(f.suffix for f in files)
+    assert suffixes.count(".png") == 1 and suffixes.count(".svg") == 1
+    points = pq.read_table(next(f for f in files if "map_style-" in f.name)).to_pandas()
+    clusters = pq.read_table(next(f for f in files if "map_style_clusters" in f.name))
+    assert sorted(points["seed"]) == list(range(N_SEEDS)) and clusters.num_rows == 2
+    labels = points.set_index("seed")["cluster"]
+    assert labels[[0, 1, 2, 3]].nunique() == 1 and labels[0] != labels[4]
+    assert res["prompts"] == N_PROMPTS // 2  # built on prompt set a only
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (["map", "--pca-dim", "0"], "--pca-dim"),
+        (["map", "--pca-dim", "1"], "--pca-dim"),
+        (["map", "--perplexity", "-1"], "--perplexity"),
+        (["composition", "--reps", "0"], "--reps"),
+        (["composition", "--source", "bogus"], "--source"),
+    ],
+)
+def test_map_and_composition_refuse_bad_options(
+    scored: Path, cli: Cli, args: list[str], word: str
+) -> None:
+    code, out, err = cli([args[0], str(scored), *args[1:]])
+    assert code == 2 and word in err and "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1

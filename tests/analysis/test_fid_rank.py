@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 from scipy import stats as sps
 
 from fixtures.cli import Cli
-from fixtures.sweepdir import write_sweep
+from fixtures.sweepdir import write_features, write_sweep
 from seedscope.analysis.fid_interval import fid_kid_intervals, fid_streamed, prompt_blocks
 from seedscope.analysis.rank import _heldout_set_metric
 from seedscope.metrics.functional import statistics
@@ -83,9 +82,7 @@ def test_heldout_set_metric_uses_the_level() -> None:
 def featured(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     """A tiny scored sweep with synthetic cached world features (seed s shifted by shift[s])."""
     from seedscope.features import get_extractor
-    from seedscope.identity import write_identity
     from seedscope.scorers.run import score_sweep
-    from seedscope.store import atomic_write_parquet, part_path
 
     path = tmp_path / "sweep"
     prompts = [f"a red circle number {i}" for i in range(N_PROMPTS)]
@@ -101,20 +98,8 @@ def featured(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
         g.ravel() for g in np.meshgrid(np.arange(N_PROMPTS), np.arange(N_SEEDS), indexing="ij")
     )
     x = (rng.normal(size=(len(pid), DIM)) + shift[sd][:, None]).astype(np.float32)
-    folder = path / "features" / ex.key
-    folder.mkdir(parents=True)
-    write_identity(folder, ex.identity)
-    for part in np.array_split(rng.permutation(len(pid)), 3):
-        t = pa.table(
-            {
-                "prompt_id": pa.array(pid[part], pa.int64()),
-                "seed": pa.array(sd[part], pa.int64()),
-                "feature": pa.FixedSizeListArray.from_arrays(
-                    pa.array(x[part].ravel(), pa.float32()), DIM
-                ),
-            }
-        )
-        atomic_write_parquet(t, part_path(folder), ex.identity.metadata())
+    order = rng.permutation(len(pid))  # file order is not sorted
+    write_features(path, "world", pid[order], sd[order], x[order], parts=3)
     ref = rng.normal(size=(400, DIM)).astype(np.float32)
     stats = tmp_path / "ref.npz"
     mu, cov = statistics(ref)

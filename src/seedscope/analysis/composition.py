@@ -44,6 +44,10 @@ FLAG_COLUMNS = (
 """Per-image flags (or their probabilities) decomposed by `what_the_seed_decides`."""
 
 
+SOURCES = ("world", "composition")
+"""The scorers whose object centroid and size `composition` can read."""
+
+
 @dataclass(frozen=True)
 class CompositionSettings:
     """Settings of the composition analysis; saved with its tables."""
@@ -52,6 +56,14 @@ class CompositionSettings:
     level: float = 0.95
     rng_seed: int = 0
     source: str | None = None  # "world" or "composition"; None: world where it ran
+
+    def __post_init__(self) -> None:
+        if self.reps < 10:
+            raise SeedscopeError(f"--reps must be at least 10, not {self.reps}.")
+        if not 0.5 < self.level < 1.0:
+            raise SeedscopeError(f"--level must be between 0.5 and 1, not {self.level}.")
+        if self.source not in (None, *SOURCES):
+            raise SeedscopeError(f"--source must be {' or '.join(SOURCES)}, not {self.source!r}.")
 
 
 def composition_columns(columns: list[str], source: str | None = None) -> dict[str, str]:

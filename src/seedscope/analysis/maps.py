@@ -50,6 +50,12 @@ class MapSettings:
             raise SeedscopeError(f"--by must be style or layout, not {self.by!r}.")
         if self.clusters is not None and self.clusters < 2:
             raise SeedscopeError(f"--clusters must be at least 2, not {self.clusters}.")
+        if self.pca_dim < 2:
+            raise SeedscopeError(f"--pca-dim must be at least 2, not {self.pca_dim}.")
+        if not self.perplexity > 0:
+            raise SeedscopeError(f"--perplexity must be positive, not {self.perplexity}.")
+        if not 0 < self.min_share < 1:
+            raise SeedscopeError(f"min_share must be between 0 and 1, not {self.min_share}.")
 
 
 @dataclass
