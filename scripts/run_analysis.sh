@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Run the seed analyses (issue 9) on a scored sweep and keep their JSON next to the figures.
-#   bash scripts/run_analysis.sh [DIR] [OUT]
+#   bash scripts/run_analysis.sh DIR [OUT]
 # DIR: a sweep scored with `seedscope score DIR --scorers grayscale,border,sky,text,composition,world
 #      --features gram` (and optionally `seedscope fid-seeds DIR --ref REF`);
 # OUT: where the JSON results go (default DIR/analysis/results). Figures go to DIR/analysis/.
 set -euo pipefail
-DIR=${1:-/work/runs/w128x64}
+if [ $# -lt 1 ]; then
+  echo "usage: bash scripts/run_analysis.sh DIR [OUT]   (DIR: a scored sweep)" >&2
+  exit 2
+fi
+DIR=$1
 OUT=${2:-$DIR/analysis/results}
 SEEDSCOPE=${SEEDSCOPE:-seedscope}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
