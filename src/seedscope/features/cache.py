@@ -76,7 +76,8 @@ def iter_features(
 
     Only the rows of `seeds` (all if None) are read; memory holds one batch, never the cache.
     """
-    import pyarrow.dataset as ds
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     path = open_sweep(sweep).path
     folder = path / "features" / extractor.key
@@ -84,16 +85,17 @@ def iter_features(
     if found is not None and found != extractor.identity:
         raise stale_error(folder, found, extractor.identity)
     files = shard_paths(path, f"features/{extractor.key}") if found is not None else []
-    if not files:
-        return
-    expr = None if seeds is None else ds.field("seed").isin([int(s) for s in seeds])
-    data = ds.dataset([str(f) for f in files], format="parquet")
-    for batch in data.to_batches(columns=[*KEYS, "feature"], filter=expr, batch_size=batch_rows):
-        if batch.num_rows == 0:
-            continue
-        flat = batch.column("feature").flatten()
-        x = np.asarray(flat, np.float32).reshape(batch.num_rows, -1)
-        yield np.asarray(batch.column("prompt_id")), np.asarray(batch.column("seed")), x
+    wanted = None if seeds is None else pa.array([int(s) for s in seeds], pa.int64())
+    for f in files:  # one file, one batch at a time: no read-ahead of whole files
+        with pq.ParquetFile(f) as handle:
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=[*KEYS, "feature"]):
+                if wanted is not None:
+                    batch = batch.filter(pc.is_in(batch.column("seed"), value_set=wanted))
+                if batch.num_rows == 0:
+                    continue
+                flat = batch.column("feature").flatten()
+                x = np.asarray(flat, np.float32).reshape(batch.num_rows, -1)
+                yield np.asarray(batch.column("prompt_id")), np.asarray(batch.column("seed")), x
 
 
 def _same(extractor: FeatureExtractor) -> list[Producer]:
