@@ -8,6 +8,7 @@ import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -302,7 +303,7 @@ def _interval(row: pd.Series, suffix: str) -> dict[str, Any]:
 def _selection(sw: Any, prompts: pd.DataFrame, set_name: str | None, seeds: Any) -> dict[str, Any]:
     texts = prompts["prompt"].astype(str).tolist()
     return {
-        "sweep": str(sw.path),
+        "sweep": str(Path(sw.path).resolve()),
         "prompts_hash": sw.plan.get("prompts_hash"),
         "set": set_name,
         "n_prompts": len(texts),
