@@ -70,6 +70,7 @@ def test_planted_pool_is_found_and_holds_on_heldout_prompts(grid: Path, tmp_path
     m = card.seeds[0].metrics["world.adherent"]
     assert m["lo"] <= m["value"] <= m["hi"] and m["n_images"] == 10
     assert card.evidence["selection"]["n_prompts"] == 10
+    assert Path(card.evidence["selection"]["sweep"]).is_absolute()
     result = compare_golden(card, sweep, CompareSettings(set="b", reps=500))
     rows = {r["metric"]: r for r in result["rows"]}
     adh = rows["world.adherent"]
