@@ -12,6 +12,7 @@ over held-out prompts for the exhaustive pool.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -27,12 +28,24 @@ def heldout_value(grid: np.ndarray, cols: list[int]) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("sweep")
+    ap.add_argument(
+        "sweep",
+        nargs="?",
+        default=None,
+        help="an exhaustive, scored prompts x seeds sweep with prompt sets a and b",
+    )
     ap.add_argument("--metric", default="world.adherent")
     ap.add_argument("--pool", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--lower-is-better", action="store_true")
     args = ap.parse_args()
+    if args.sweep is None or not Path(args.sweep).expanduser().is_dir():
+        what = "no sweep folder given" if args.sweep is None else f"{args.sweep!r} is no folder"
+        ap.error(
+            f"{what}: pass an exhaustive, scored prompts x seeds sweep with prompt sets a "
+            "(selection) and b (held out), e.g. `python benchmarks/bench_adaptive.py ~/runs/w64`."
+        )
+    args.sweep = str(Path(args.sweep).expanduser())
     hib = not args.lower_is_better
     sw = seedscope.open_sweep(args.sweep)
     grids = {}

@@ -157,3 +157,39 @@ def test_pairs_inputs_and_world_pairs(tmp_path: Path, cli: Cli) -> None:
     )
     assert code == 2 and "--ocr must be" in err
     assert json.loads((tmp_path / "w" / "pairs.csv").read_text().splitlines()[1].split(",")[0]) == 0
+
+
+def test_ocr_without_the_detector_is_refused_before_generating(
+    tmp_path: Path, cli: Cli, tiny_sd_dir: Path
+) -> None:
+    with pytest.raises(SeedscopeError, match="--ocr detected needs the world detector"):
+        AuditSettings(ocr="detected", detector=False)
+    with pytest.raises(SeedscopeError, match="--ocr none with the detector off"):
+        AuditSettings(ocr="none", detector=False)
+    assert AuditSettings(ocr="detected", detector=True).ocr == "detected"
+    pairs = _pairs(tmp_path / "pairs", 2)
+    base = ["inpaint-audit", "--pairs", str(pairs), "--seeds", "0-1", "--steps", "1"]
+    # A model other than world: the detector is off by default.
+    code, _, err = cli(
+        [*base, "--out", str(tmp_path / "a"), "--model", str(tiny_sd_dir), "--ocr", "detected"]
+    )
+    assert code == 2 and "needs the world detector" in err and "Traceback" not in err, err
+    code, _, err = cli([*base, "--out", str(tmp_path / "b"), "--ocr", "none", "--no-detector"])
+    assert code == 2 and "leaves nothing to find text with" in err, err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_one_pair_says_there_is_no_heldout_check(
+    inpaint_pipe: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    monkeypatch.setattr("seedscope.scorers.text._ocr_rapid", _fake_ocr)
+    settings = AuditSettings(seeds="0-3", tasks=("removal",), steps=1, guidance=0.0, detector=False)
+    result = run_audit(_pairs(tmp_path / "p", 1), tmp_path / "a", settings, pipe=inpaint_pipe)
+    ocr = result["signals"]["ocr"]
+    assert ocr["heldout_check"] is None and ocr["heldout_pairs"] == 0
+    assert ocr["heldout_note"].startswith("no held-out check: 1 selection and 0 held-out pairs")
+    code, out, err = cli(["world", "pairs", "--n", "2", "--out", str(tmp_path / "w"), "--json"])
+    assert code == 0, err
+    written = json.loads(out)
+    assert written["pairs"] == 2 and Path(written["pairs_csv"]).is_file()
+    assert len(load_pairs(tmp_path / "w")) == 2

@@ -90,3 +90,17 @@ def test_pick_adaptive_refuses_a_budget_too_small_before_generating(
     code, _, stderr = cli([*base, "--metric", "adherent"])
     assert code == 2 and "SCORER.COLUMN" in stderr
     assert not out.exists()
+
+
+def test_missing_scores_do_not_count_as_zero() -> None:
+    rng = np.random.default_rng(5)
+    values = np.full((60, 8), 0.5)
+    values[:, [2, 6]] = 1.0  # the best seeds, but most of their images have no score
+    holes = rng.random((60, 2)) < 0.7
+    values[:, 2][holes[:, 0]] = np.nan
+    values[:, 6][holes[:, 1]] = np.nan
+    evaluate, _ = grid_evaluator(np.arange(60), np.arange(8), values)
+    result = successive_halving(
+        evaluate, range(8), range(60), budget=240, pool_size=2, rng=np.random.default_rng(0)
+    )
+    assert sorted(result.pool) == [2, 6]  # means over scored images, not sums over all

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,3 +130,65 @@ def test_card_cli(card_path: Path, tiny_sd_dir: Path, tmp_path: Path, cli: Cli) 
     other.write_text(json.dumps({"format": "seedscope.seed-card", "format_version": 99}))
     code, _, err = cli(["generate", "--card", str(other), "--prompts", "x.txt", "--out", "o"])
     assert code == 2 and "format version 99" in err
+
+
+def _edited(card_path: Path, tmp_path: Path, name: str, edit: Any) -> Path:
+    data = json.loads(card_path.read_text())
+    edit(data)
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_generators_refuse_a_pipeline_of_another_model_of_any_kind(
+    card_path: Path, tiny_sd_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = tmp_path / "other-sd"
+    shutil.copytree(tiny_sd_dir, other)
+    (other / "README.md").write_text("another model: same shapes, other files\n")
+    same_pipe = DiffusionPipeline.from_pretrained(tiny_sd_dir)
+    other_pipe = DiffusionPipeline.from_pretrained(other)
+    for kind in ("local", "world"):  # the bundled model's cards are checked too
+        card = load_card(
+            _edited(
+                card_path, tmp_path, f"{kind}.json", lambda d, k=kind: d["model"].update(kind=k)
+            )
+        )
+        assert len(card.generators(2, pipe=same_pipe)) == 2
+        with pytest.raises(SeedscopeError, match="this card was made with model"):
+            card.generators(2, pipe=other_pipe)
+    other_pipe.register_to_config(_name_or_path="")
+    with caplog.at_level(logging.WARNING, logger="seedscope.pick.cards"):
+        assert len(card.generators(2, pipe=other_pipe)) == 2
+    assert "cannot check it is the card's model" in caplog.text
+
+
+def test_generate_refuses_before_writing(
+    card_path: Path, tiny_sd_dir: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\n")
+    base = ["generate", "--prompts", str(prompts), "--model", str(tiny_sd_dir)]
+    cuda = _edited(card_path, tmp_path, "cuda.json", lambda d: d.update(generator_device="cuda"))
+    code, _, err = cli([*base, "--card", str(cuda), "--out", str(tmp_path / "c")])
+    assert code == 2 and "no CUDA device" in err and "Traceback" not in err, err
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(SeedscopeError, match="no CUDA device"):
+        load_card(cuda).generators(1)
+
+    def wrong(d: dict[str, Any]) -> None:
+        d["seeds"][1]["noise_sha256"] = "0" * 64
+
+    bad = _edited(card_path, tmp_path, "bad.json", wrong)
+    code, _, err = cli([*base, "--card", str(bad), "--out", str(tmp_path / "b")])
+    assert code == 2 and "seed 2 draws other initial noise" in err, err
+    assert not (tmp_path / "b").exists()  # checked before the sweep, not after it
+    code, _, err = cli(
+        [*base, "--card", str(card_path), "--out", str(tmp_path / "k"), "--per-prompt", "3"]
+    )
+    assert code == 2 and "more than the card's 2 seeds" in err, err
+    assert not (tmp_path / "k").exists()
+    incomplete = _edited(card_path, tmp_path, "inc.json", lambda d: d.pop("model"))
+    code, _, err = cli([*base, "--card", str(incomplete), "--out", str(tmp_path / "i")])
+    assert code == 2 and "field 'model' is missing" in err, err

@@ -15,6 +15,7 @@ from fixtures.cli import Cli
 from pick.helpers import write_scores
 from seedscope.analysis.io import write_analysis
 from seedscope.errors import SeedscopeError
+from seedscope.pick.cards import write_card
 from seedscope.pick.golden import (
     CompareSettings,
     GoldenSettings,
@@ -69,6 +70,7 @@ def test_planted_pool_is_found_and_holds_on_heldout_prompts(grid: Path, tmp_path
     m = card.seeds[0].metrics["world.adherent"]
     assert m["lo"] <= m["value"] <= m["hi"] and m["n_images"] == 10
     assert card.evidence["selection"]["n_prompts"] == 10
+    assert Path(card.evidence["selection"]["sweep"]).is_absolute()
     result = compare_golden(card, sweep, CompareSettings(set="b", reps=500))
     rows = {r["metric"]: r for r in result["rows"]}
     adh = rows["world.adherent"]
@@ -147,3 +149,61 @@ def test_ties_are_broken_by_the_other_metric_not_by_seed_order() -> None:
         quality, preference, 3, quality_higher_is_better=False, preference_higher_is_better=True
     )
     assert pool.tolist() == [9]  # not seeds 0-2, which only come first by index
+
+
+def test_unknown_direction_options_and_nullable_bool_scores(
+    grid: Path, tmp_path: Path, cli: Cli
+) -> None:
+    sweep = _scored(grid, tmp_path, effect=True)
+    keys = seedscope.open_sweep(sweep).keys().to_pandas()
+    rng = np.random.default_rng(4)
+    good = keys["seed"].isin(GOOD).to_numpy()
+    match = (rng.random(len(keys)) < np.where(good, 0.95, 0.2)).astype(object)
+    match[rng.random(len(keys)) < 0.1] = None  # a nullable bool: object dtype in pandas
+    wobble = rng.normal(size=len(keys)) + 3.0 * good  # a direction seedscope does not know
+    write_scores(sweep, "extra", keys.assign(colour_match=match, wobble=wobble))
+    card = tmp_path / "card.json"
+    args = ["pick", "golden", str(sweep), "--top", "3", "--set", "a", "--reps", "100"]
+    args += ["--quality", "grayscale.grayscale", "--preference", "extra.wobble", "--out", str(card)]
+    code, _, err = cli(args)
+    assert code == 2 and "give --preference-higher-is-better or --preference-lower-is-better" in err
+    code, out, err = cli([*args, "--preference-higher-is-better", "--json"])
+    assert code == 0, err
+    assert sorted(json.loads(out)["seeds"]) == sorted(GOOD)
+    # Flipped, the planted seeds are the worst of extra.wobble and the best of grayscale.
+    code, _, err = cli([*args, "--preference-lower-is-better"])
+    assert code == 2 and "no seed is in the top 3 of both" in err, err
+    cli([*args, "--preference-higher-is-better"])
+    result = compare_golden(seedscope.load_card(card), sweep, CompareSettings(set="b", reps=300))
+    rows = {r["metric"]: r for r in result["rows"]}
+    assert rows["extra.colour_match"]["better"] == "pool"  # kept, read as 0/1
+    assert rows["extra.wobble"]["higher_is_better"] is True  # the card's own direction
+    assert rows["extra.wobble"]["better"] == "pool"
+
+
+def test_fid_and_kid_of_the_pool_on_heldout_prompts(grid: Path, tmp_path: Path, cli: Cli) -> None:
+    sweep = _scored(grid, tmp_path, effect=True)
+    card = pick_golden(sweep, SETTINGS)
+    path = tmp_path / "card.json"
+    write_card(card, path)
+    args = ["pick", "compare", str(path), str(sweep), "--set", "b", "--json", "--reps", "100"]
+    code, _, err = cli([*args, "--metrics", "kid"])
+    assert code == 2 and f"run `seedscope fid-seeds {sweep} --ref REF` first" in err, err
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    sw = seedscope.open_sweep(sweep)
+    for s in range(6):
+        sw.image(int(s), 0).save(ref / f"{s}.png")
+    code, _, err = cli(
+        ["fid-seeds", str(sweep), "--ref", str(ref), "--extractor", "world", "--allow-small"]
+    )
+    assert code == 0, err
+    code, out, err = cli([*args, "--metrics", "fid,kid,world.adherent", "--draws", "3"])
+    assert code == 0, err
+    rows = {r["metric"]: r for r in json.loads(out)["rows"]}
+    for name in ("fid", "kid"):
+        r = rows[name]
+        assert r["higher_is_better"] is False and r["n_prompts"] == 10 and r["draws"] == 3
+        assert r["pool_lo"] <= r["pool"] <= r["pool_hi"] and 0 <= r["p"] <= 1
+        assert r["diff"] == pytest.approx(r["pool"] - r["random"])
+    assert "p" in rows["world.adherent"]

@@ -97,8 +97,9 @@ class RankResult:
     seeds: np.ndarray
 
 
-def metric_direction(metric: str, override: bool | None) -> bool:
-    """Whether higher is better for `metric`: the override, else the defaults table."""
+def metric_direction(metric: str, override: bool | None, prefix: str = "") -> bool:
+    """Whether higher is better for `metric`: the override, else the defaults table; the error
+    names the options `--{prefix}higher-is-better` and `--{prefix}lower-is-better`."""
     if override is not None:
         return override
     short = metric.rsplit(".", 1)[-1]
@@ -106,18 +107,26 @@ def metric_direction(metric: str, override: bool | None) -> bool:
         return DIRECTIONS[short]
     raise SeedscopeError(
         f"seedscope does not know whether higher {metric!r} is better; "
-        "give --higher-is-better or --lower-is-better."
+        f"give --{prefix}higher-is-better or --{prefix}lower-is-better."
     )
 
 
+def _object_bools(column: pd.Series) -> bool:
+    """An object column whose values are all booleans or missing (a nullable bool from Arrow)."""
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
+
+
 def score_columns(df: pd.DataFrame) -> list[str]:
-    """The numeric and boolean score columns with values (keys, text and empty columns dropped)."""
+    """The numeric and boolean score columns with values (keys, text and empty columns dropped);
+    nullable booleans stored as objects count (they are read as 0/1 with NaN holes)."""
     out = []
     for c in df.columns:
         if c in KEY_COLUMNS:
             continue
         kind = df[c].dtype.kind
-        if kind in "biuf" and df[c].notna().any():  # all-NaN: a scorer option not used
+        numeric = kind in "biuf" and df[c].notna().any()  # all-NaN: a scorer option not used
+        if numeric or (kind == "O" and _object_bools(df[c])):
             out.append(str(c))
     return out
 

@@ -105,7 +105,7 @@ def inpaint_audit_cmd(
             f"diff {check['diff']:.3f} [{check['diff_lo']:.3f}, {check['diff_hi']:.3f}], "
             f"p {check['wilcoxon_p']:.3g}"
             if check
-            else "held-out check: nothing flagged"
+            else sig["heldout_note"]
         )
         typer.echo(
             f"  {name}: text rate {sig['rate']:.3f}; flagged on {sig['selection_pairs']} pairs: "
@@ -121,9 +121,22 @@ def pairs_cmd(
     dilate: Annotated[
         int, typer.Option("--dilate", help="Grow each mask by this many pixels.")
     ] = 3,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON.")
+    ] = False,
 ) -> None:
     """Write world scenes with the mask of their main object: inputs for `seedscope inpaint-audit`."""
     from seedscope.world.pairs import write_world_pairs
 
-    write_world_pairs(n, out, seed, dilate)
+    folder = write_world_pairs(n, out, seed, dilate)
+    if as_json:
+        result = {
+            "out": str(folder),
+            "pairs": n,
+            "pairs_csv": str(folder / "pairs.csv"),
+            "seed": seed,
+            "dilate": dilate,
+        }
+        typer.echo(json.dumps(result))
+        return
     err.print(f"wrote {n} image/mask pairs to {out}")

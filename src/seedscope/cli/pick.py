@@ -53,6 +53,20 @@ def golden_cmd(
     preference: Annotated[
         str, typer.Option("--preference", help="A per-image score column, e.g. world.adherent.")
     ] = "world.adherent",
+    quality_higher: Annotated[
+        bool | None,
+        typer.Option(
+            "--quality-higher-is-better/--quality-lower-is-better",
+            help="Direction of --quality (default: known for fid, kid and seedscope's scores).",
+        ),
+    ] = None,
+    preference_higher: Annotated[
+        bool | None,
+        typer.Option(
+            "--preference-higher-is-better/--preference-lower-is-better",
+            help="Direction of --preference (default: known for seedscope's scores).",
+        ),
+    ] = None,
     set_name: Annotated[
         str | None,
         typer.Option("--set", help="Choose on this prompt set only (hold out the rest)."),
@@ -65,7 +79,13 @@ def golden_cmd(
     from seedscope.pick.golden import GoldenSettings, pick_golden
 
     settings = GoldenSettings(
-        top=top, quality=quality, preference=preference, set=set_name, reps=reps
+        top=top,
+        quality=quality,
+        preference=preference,
+        quality_higher_is_better=quality_higher,
+        preference_higher_is_better=preference_higher,
+        set=set_name,
+        reps=reps,
     )
     card = pick_golden(sweep, settings)
     path = write_card(card, out)
@@ -123,7 +143,10 @@ def compare_cmd(
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option("--metrics", help="Comma-separated score columns (default: every score)."),
+        typer.Option(
+            "--metrics",
+            help="Comma-separated score columns, fid or kid (default: every score and the card's).",
+        ),
     ] = None,
     baseline: Annotated[
         str, typer.Option("--baseline", help="Random seeds: all seeds of the sweep, or others.")
@@ -132,7 +155,10 @@ def compare_cmd(
         int | None, typer.Option("--per-prompt", help="Diverse cards: K images per prompt.")
     ] = None,
     draws: Annotated[
-        int, typer.Option("--draws", help="Diverse cards: random first seeds per prompt.")
+        int,
+        typer.Option(
+            "--draws", help="Random arms: diverse cards' first seeds per prompt; FID/KID arms."
+        ),
     ] = 20,
     reps: Annotated[int, typer.Option("--reps", help="Bootstrap resamples of the prompts.")] = 2000,
     as_json: JsonOpt = False,
@@ -164,7 +190,7 @@ def compare_cmd(
             f"  {r['metric']:<34} pool {_fmt(r['pool'])} [{_fmt(r['pool_lo'])}, {_fmt(r['pool_hi'])}]"
             f"  random {_fmt(r['random'])} [{_fmt(r['random_lo'])}, {_fmt(r['random_hi'])}]"
             f"  diff {_fmt(r['diff'])} [{_fmt(r['diff_lo'])}, {_fmt(r['diff_hi'])}]"
-            f"  p {_fmt(r['wilcoxon_p'])}  better {_fmt(r['better'])}"
+            f"  p {_fmt(r.get('p', r.get('wilcoxon_p')))}  better {_fmt(r['better'])}"
         )
 
 

@@ -90,6 +90,14 @@ class AuditSettings:
             raise SeedscopeError(f"--strength must be in (0, 1], not {self.strength}.")
         if self.batch_size < 1:
             raise SeedscopeError("--batch-size must be at least 1.")
+        if self.detector is False and self.ocr != "all":
+            raise SeedscopeError(
+                f"--ocr {self.ocr} needs the world detector, which is off (--no-detector, or a "
+                "model other than world): give --ocr all, or --detector."
+                if self.ocr == "detected"
+                else "--ocr none with the detector off (--no-detector, or a model other than "
+                "world) leaves nothing to find text with: give --ocr all or --detector."
+            )
 
     def plan(self) -> dict[str, Any]:
         """The settings that decide the stored rows."""
@@ -182,15 +190,14 @@ def _load(model: str, settings: AuditSettings) -> tuple[Any, AuditSettings]:
     from seedscope.models.loading import world_defaults
     from seedscope.pick.cards import resolve
 
-    pipe = load_pipeline(resolve(model))
     steps, guidance = (world_defaults() if model == "world" else None) or (50, 7.5)
-    settings = dataclasses.replace(
+    settings = dataclasses.replace(  # refuses a detector-less --ocr detected or none
         settings,
         steps=settings.steps or steps,
         guidance=guidance if settings.guidance is None else settings.guidance,
         detector=(model == "world") if settings.detector is None else settings.detector,
     )
-    return pipe, settings
+    return load_pipeline(resolve(model)), settings
 
 
 def run_audit(
@@ -407,12 +414,14 @@ def summarise(out: str | Path, settings: AuditSettings) -> dict[str, Any]:
         per_seed.loc[seeds, f"{name}_select_lo"] = lo
         per_seed.loc[seeds, f"{name}_select_hi"] = hi
         per_seed.loc[seeds, f"{name}_flagged"] = flagged
+        n_sel, n_held = int(select.sum()), int((~select).sum())
         result["signals"][name] = {
             "rate": float(np.nanmean(grid)),
             "flagged_seeds": [int(s) for s in seeds[flagged]],
-            "selection_pairs": int(select.sum()),
-            "heldout_pairs": int((~select).sum()),
+            "selection_pairs": n_sel,
+            "heldout_pairs": n_held,
             "heldout_check": check,
+            "heldout_note": _heldout_note(check, flagged, n_sel, n_held),
         }
     table = per_seed.reset_index()
     atomic_write_parquet(
@@ -423,3 +432,17 @@ def summarise(out: str | Path, settings: AuditSettings) -> dict[str, Any]:
     result["images"] = len(rows)
     result["tasks"] = sorted(rows["task"].unique().tolist())
     return result
+
+
+def _heldout_note(check: Any, flagged: np.ndarray, n_select: int, n_held: int) -> str | None:
+    """Why there is no held-out check (None when there is one)."""
+    if check is not None:
+        return None
+    if n_select < 2 or n_held < 2:
+        return (
+            f"no held-out check: {n_select} selection and {n_held} held-out pairs, and it needs "
+            "at least 2 of each (give at least 4 pairs)"
+        )
+    if not flagged.any():
+        return "held-out check: nothing flagged"
+    return "held-out check: every seed flagged, none left to compare with"

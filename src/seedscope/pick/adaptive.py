@@ -55,6 +55,7 @@ def successive_halving(
     )
     alive = list(seeds)
     sums = dict.fromkeys(seeds, 0.0)
+    counts = dict.fromkeys(seeds, 0)  # scored images (NaN scores do not count)
     seen = 0  # prompts of `order` every survivor has been scored on
     spent = 0
     history: list[dict[str, object]] = []
@@ -66,11 +67,14 @@ def successive_halving(
             values = np.asarray(evaluate(pairs), np.float64).reshape(len(alive), len(new))
             for i, s in enumerate(alive):
                 sums[s] += float(np.nansum(values[i]))
+                counts[s] += int((~np.isnan(values[i])).sum())
             spent += len(pairs)
             seen += len(new)
         keep = pool_size if r == rounds - 1 else max(pool_size, math.ceil(len(alive) / eta))
         sign = -1.0 if higher_is_better else 1.0
-        ranked = sorted(alive, key=lambda s: (sign * sums[s] / max(seen, 1), s))
+        ranked = sorted(
+            alive, key=lambda s: (sign * sums[s] / counts[s] if counts[s] else np.inf, s)
+        )
         history.append({"round": r, "prompts_seen": seen, "seeds": len(alive), "images": spent})
         alive = ranked[:keep]
     return AdaptiveResult(pool=alive, images=spent, rounds=history)

@@ -113,6 +113,7 @@ class SeedCard:
                 f"other noise on {device}; use device={self.generator_device!r} "
                 "(diffusers moves the latents to the model's device)."
             )
+        _require_generator_device(self)
         if pipe is not None:
             self.check_pipeline(pipe)
         return make_generators(self.pick(n, rng), device)
@@ -126,13 +127,33 @@ class SeedCard:
         shape = latent_shape(pipe, height or self.height, width or self.width)
         dtype = str(denoiser(pipe).dtype).removeprefix("torch.")
         check_compatible(self, latent_shape=shape, dtype=dtype)
+        self.check_pipeline_model(pipe)
+
+    def check_pipeline_model(self, pipe: Any) -> None:
+        """Refuse a pipeline loaded from another model than the card's (warn when unknowable)."""
+        want = self.model.get("hash")
         path = getattr(getattr(pipe, "config", None), "_name_or_path", None) or getattr(
             pipe, "name_or_path", None
         )
-        if path and Path(str(path)).is_dir() and self.model.get("hash"):
-            found = folder_hash(Path(str(path)))
-            if found != self.model["hash"] and self.model.get("kind") == "local":
-                raise SeedscopeError(_model_sentence(self, str(path), found))
+        if not want:
+            return
+        if not path:
+            log.warning(
+                "the pipeline does not say which folder it was loaded from "
+                "(no config._name_or_path); cannot check it is the card's model %r",
+                self.model.get("id"),
+            )
+            return
+        found = _pipe_model_hash(str(path), str(self.model.get("kind")))
+        if found is None:
+            log.warning(
+                "cannot find the folder of the pipeline's model %r; cannot check it is the "
+                "card's model %r",
+                str(path),
+                self.model.get("id"),
+            )
+        elif found != want:
+            raise SeedscopeError(_model_sentence(self, str(path), found))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, the card file's content (format first)."""
@@ -184,8 +205,12 @@ class SeedCard:
                 evidence=dict(data.get("evidence") or {}),
                 created_by=str(data.get("created_by", "")),
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise SeedscopeError(f"{source} is damaged or incomplete ({err!r} is wrong).") from err
+        except KeyError as err:
+            raise SeedscopeError(
+                f"{source} is damaged or incomplete (field {err.args[0]!r} is missing)."
+            ) from err
+        except (TypeError, ValueError) as err:
+            raise SeedscopeError(f"{source} is damaged or incomplete ({err}).") from err
         if not seeds:
             raise SeedscopeError(f"{source} holds no seeds.")
         if card.kind not in KINDS:
@@ -208,6 +233,25 @@ def _jsonable(x: Any) -> Any:
 def _device_kind(device: str) -> str:
     """cpu, cuda or mps: generators of one kind draw the same numbers on every such device."""
     return str(device).split(":", 1)[0]
+
+
+def _pipe_model_hash(path: str, card_kind: str) -> str | None:
+    """The content hash of the model a pipeline was loaded from, as the card's kind records it:
+    a folder's `folder_hash`, a cached hub snapshot's revision; None when it cannot be found."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        try:
+            ref = resolve_model(path)
+        except SeedscopeError:
+            return None
+        if ref.path is None:
+            return None
+        if card_kind == "hub":
+            return ref.content_hash
+        folder = Path(ref.path)
+    if card_kind == "hub" and folder.parent.name == "snapshots":
+        return folder.name
+    return folder_hash(folder)
 
 
 def load_card(path: str | os.PathLike[str]) -> SeedCard:
@@ -468,6 +512,22 @@ def check_sweep(card: SeedCard, sweep: Any) -> None:
 # verify and generate.
 
 
+def _require_generator_device(card: SeedCard) -> None:
+    """Refuse a card whose generator device (cuda, mps) this machine does not have."""
+    device = card.generator_device
+    kind = _device_kind(device)
+    if kind not in ("cuda", "mps"):
+        return
+    import torch
+
+    have = torch.cuda.is_available() if kind == "cuda" else torch.backends.mps.is_available()
+    if not have:
+        raise SeedscopeError(
+            f"this card's seeds are {device} noise and this machine has no "
+            f"{kind.upper() if kind == 'cuda' else 'MPS'} device to draw them on."
+        )
+
+
 def verify_card(card: SeedCard, model: str | None = None) -> dict[str, Any]:
     """Recompute the card's noise fingerprints on this machine and check the model's identity."""
     name = model or str(card.model.get("id"))
@@ -478,14 +538,7 @@ def verify_card(card: SeedCard, model: str | None = None) -> dict[str, Any]:
     shape = folder_latent_shape(ref.path, card.height, card.width)
     check_compatible(card, latent_shape=shape)
     device = card.generator_device
-    if _device_kind(device) == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SeedscopeError(
-                f"this card's seeds are {device} noise and this machine has no CUDA device to "
-                "recompute them on."
-            )
+    _require_generator_device(card)
     found = noise_fingerprints(card.seed_list(), shape, card.dtype, device)
     bad = [s.seed for s in card.seeds if found[s.seed] != s.noise_sha256]
     return {
@@ -528,7 +581,22 @@ def generate_from_card(
         check_compatible(card, latent_shape=folder_latent_shape(ref.path, card.height, card.width))
     if per_prompt is not None and per_prompt < 1:
         raise SeedscopeError(f"--per-prompt must be at least 1, not {per_prompt}.")
-    seeds = list(dict.fromkeys(card.pick(min(per_prompt or len(card.seeds), len(card.seeds)))))
+    if per_prompt is not None and per_prompt > len(card.seeds):
+        raise SeedscopeError(
+            f"--per-prompt {per_prompt} is more than the card's {len(card.seeds)} seeds; "
+            f"give at most {len(card.seeds)}."
+        )
+    _require_generator_device(card)
+    seeds = list(dict.fromkeys(card.pick(per_prompt or len(card.seeds))))
+    want = {s.seed: s.noise_sha256 for s in card.seeds}
+    drawn = noise_fingerprints(seeds, card.latent_shape, card.dtype, card.generator_device)
+    bad = [s for s in seeds if drawn[s] != want[s]]
+    if bad:
+        raise SeedscopeError(
+            f"seed {bad[0]} draws other initial noise here than the card records, so nothing "
+            "was generated; the card does not hold on this machine (check it with "
+            "`seedscope card verify`)."
+        )
     opts = SweepOptions(
         model=name,
         prompts=str(prompts),
@@ -548,7 +616,6 @@ def generate_from_card(
     )
     result = run_sweep(opts, progress=progress)
     made = open_sweep(out)
-    want = {s.seed: s.noise_sha256 for s in card.seeds}
     got = sweep_noise(made, seeds)
     bad = [s for s in seeds if got[s] != want[s]]
     if bad:

@@ -8,6 +8,7 @@ import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,10 +67,10 @@ class CompareSettings:
             raise SeedscopeError(f"--reps must be at least 10, not {self.reps}.")
 
 
-def _direction(metric: str, override: bool | None) -> bool:
+def _direction(metric: str, override: bool | None, prefix: str) -> bool:
     from seedscope.analysis.rank import metric_direction
 
-    return metric_direction(metric, override)
+    return metric_direction(metric, override, prefix)
 
 
 def top_n(
@@ -160,24 +161,13 @@ def fid_metric(sw: Any, name: str, set_name: str | None, level: float) -> pd.Dat
     """
     from seedscope.analysis.io import find_analysis
 
-    path, ident = find_analysis(sw, "fid_by_seed")
-    info = ident.to_dict()
+    path, _ = find_analysis(sw, "fid_by_seed")
     prompts = _prompt_table(sw, set_name)
     try:
         from seedscope.analysis.fid_interval import fid_kid_intervals
-        from seedscope.features import get_extractor
-        from seedscope.metrics.reference import load_reference
 
-        feat_id = info["inputs"]["features"]
-        kw = {k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")}
-        extractor = get_extractor(feat_id["producer"], **kw)
-        ref = load_reference(info["inputs"]["reference"], extractor, allow_small=True)
-        keys, x = sw.features(feat_id["producer"], **kw)
-        pid = np.asarray(keys["prompt_id"])
-        seeds = np.asarray(keys["seed"])
+        pid, seeds, x, ref = fid_inputs(sw, name)
         keep = np.isin(pid, prompts["prompt_id"].to_numpy())
-        if name == "kid" and ref.features is None:
-            raise SeedscopeError("the reference has no features for KID.")
         out = fid_kid_intervals(
             pid[keep], seeds[keep], x[keep], ref.mean, ref.cov, ref.features, level=level
         )
@@ -216,6 +206,25 @@ def fid_metric(sw: Any, name: str, set_name: str | None, level: float) -> pd.Dat
         )
 
 
+def fid_inputs(sw: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """(prompt ids, seeds, features, reference) behind the sweep's `fid_by_seed` result: the
+    extractor's cached features and the reference that `seedscope fid-seeds` used."""
+    from seedscope.analysis.io import find_analysis
+    from seedscope.features import get_extractor
+    from seedscope.metrics.reference import load_reference
+
+    _, ident = find_analysis(sw, "fid_by_seed")
+    info = ident.to_dict()
+    feat_id = info["inputs"]["features"]
+    kw = {k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")}
+    extractor = get_extractor(feat_id["producer"], **kw)
+    ref = load_reference(info["inputs"]["reference"], extractor, allow_small=True)
+    keys, x = sw.features(feat_id["producer"], **kw)
+    if name == "kid" and ref.features is None:
+        raise SeedscopeError("the reference has no features for KID.")
+    return np.asarray(keys["prompt_id"]), np.asarray(keys["seed"]), np.asarray(x), ref
+
+
 def seed_metric(
     sw: Any, metric: str, set_name: str | None, settings: GoldenSettings, rng: np.random.Generator
 ) -> pd.DataFrame:
@@ -231,8 +240,8 @@ def pick_golden(sweep: Any, settings: GoldenSettings) -> SeedCard:
 
     sw = open_sweep(sweep.path if hasattr(sweep, "path") else sweep)
     rng = np.random.default_rng(settings.rng_seed)
-    q_hib = _direction(settings.quality, settings.quality_higher_is_better)
-    p_hib = _direction(settings.preference, settings.preference_higher_is_better)
+    q_hib = _direction(settings.quality, settings.quality_higher_is_better, "quality-")
+    p_hib = _direction(settings.preference, settings.preference_higher_is_better, "preference-")
     q = seed_metric(sw, settings.quality, settings.set, settings, rng)
     p = seed_metric(sw, settings.preference, settings.set, settings, rng)
     table = q.merge(p, on="seed", suffixes=("_q", "_p"))
@@ -302,7 +311,7 @@ def _interval(row: pd.Series, suffix: str) -> dict[str, Any]:
 def _selection(sw: Any, prompts: pd.DataFrame, set_name: str | None, seeds: Any) -> dict[str, Any]:
     texts = prompts["prompt"].astype(str).tolist()
     return {
-        "sweep": str(sw.path),
+        "sweep": str(Path(sw.path).resolve()),
         "prompts_hash": sw.plan.get("prompts_hash"),
         "set": set_name,
         "n_prompts": len(texts),
@@ -357,50 +366,92 @@ def paired_test(
 def significant(result: dict[str, Any], level: float) -> bool:
     """Both the Wilcoxon test and the bootstrap interval of the difference reject no difference."""
     excludes_zero = result["diff_lo"] > 0 or result["diff_hi"] < 0
-    return bool(result["wilcoxon_p"] < 1 - level and excludes_zero)
+    p = result.get("p", result.get("wilcoxon_p"))
+    return bool(p is not None and p < 1 - level and excludes_zero)
 
 
 def compare_golden(card: SeedCard, sweep: Any, settings: CompareSettings) -> dict[str, Any]:
-    """The study's Table 1: pool seeds against random seeds on held-out prompts, paired by prompt."""
+    """The study's Table 1: pool seeds against random seeds on held-out prompts, paired by prompt
+    (per-image scores) or by prompt block (FID and KID, from `seedscope fid-seeds`)."""
     from seedscope.analysis.rank import DIRECTIONS, score_columns
     from seedscope.tables import open_sweep
 
     sw = open_sweep(sweep.path if hasattr(sweep, "path") else sweep)
     check_sweep(card, sw)
     prompts, dropped = heldout_prompts(card, _prompt_table(sw, settings.set))
-    df = sw.scores(list(settings.metrics) or None, set=settings.set).to_pandas()
-    df = df[df["prompt_id"].isin(prompts["prompt_id"])]
-    if df.empty:
+    keys = sw.keys().to_pandas()
+    keys = keys[keys["prompt_id"].isin(prompts["prompt_id"])]
+    if keys.empty:
         raise SeedscopeError(
             "no held-out prompt is left: every prompt of the sweep chose the card."
         )
     pool = card.seed_list()
-    have = set(df["seed"].unique().tolist())
+    have = set(keys["seed"].unique().tolist())
     missing = [s for s in pool if s not in have]
     if missing:
         raise SeedscopeError(
             f"the held-out sweep has no images of pool seed {missing[0]}; generate them with "
             f"`seedscope generate --card CARD --prompts FILE --out DIR` or sweep those seeds."
         )
-    columns = list(settings.metrics) if settings.metrics else score_columns(df)
+    base_seeds = sorted(have - set(pool)) if settings.baseline == "others" else sorted(have)
+    if not base_seeds:
+        raise SeedscopeError("the held-out sweep has no seeds outside the pool to compare with.")
+    card_metrics = dict(card.evidence.get("metrics") or {})
+    requested = list(settings.metrics)
+    df: pd.DataFrame | None = None
+    if requested:
+        columns = requested
+        wanted = [m for m in requested if m not in SET_METRICS]
+        if wanted:
+            df = sw.scores(wanted, set=settings.set).to_pandas()
+    else:
+        df = sw.scores(None, set=settings.set).to_pandas()
+        columns = score_columns(df)
+        for m in card_metrics:  # the card's own selection metrics, always
+            if m in columns:
+                continue
+            if m in SET_METRICS or m in df.columns:
+                columns.append(m)
+            else:
+                log.warning(
+                    "the held-out sweep has no score column %r, a metric that chose the card; "
+                    "score it to compare it",
+                    m,
+                )
+    if df is not None:
+        df = df[df["prompt_id"].isin(prompts["prompt_id"])]
+        if df.empty:
+            raise SeedscopeError("the held-out prompts have no scores; run `seedscope score`.")
     rng = np.random.default_rng(settings.rng_seed)
     rows = []
     for column in columns:
-        if column not in df.columns:
-            raise SeedscopeError(f"the held-out sweep has no score column {column!r}.")
-        g = _grid(df, column)
-        in_pool = np.isin(g.seeds, pool)
-        base_cols = ~in_pool if settings.baseline == "others" else np.ones_like(in_pool)
-        if not base_cols.any():
-            raise SeedscopeError(
-                "the held-out sweep has no seeds outside the pool to compare with."
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            a = np.nanmean(g.values[:, in_pool], axis=1)
-            b = np.nanmean(g.values[:, base_cols], axis=1)
-        result = paired_test(a, b, settings.reps, settings.level, rng)
-        hib = DIRECTIONS.get(column.rsplit(".", 1)[-1])
+        entry = card_metrics.get(column)
+        hib = (
+            entry["higher_is_better"]
+            if isinstance(entry, dict) and entry.get("higher_is_better") is not None
+            else DIRECTIONS.get(column.rsplit(".", 1)[-1])
+        )
+        if column in SET_METRICS:
+            try:
+                result = _set_metric_row(sw, column, prompts, pool, base_seeds, settings, rng)
+            except SeedscopeError as err:
+                if requested:
+                    raise
+                log.warning("%s is not compared: %s", column, err)
+                continue
+        else:
+            assert df is not None
+            if column not in df.columns:
+                raise SeedscopeError(f"the held-out sweep has no score column {column!r}.")
+            g = _grid(df, column)
+            in_pool = np.isin(g.seeds, pool)
+            base_cols = np.isin(g.seeds, base_seeds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                a = np.nanmean(g.values[:, in_pool], axis=1)
+                b = np.nanmean(g.values[:, base_cols], axis=1)
+            result = paired_test(a, b, settings.reps, settings.level, rng)
+            result.update(p=result["wilcoxon_p"], test="Wilcoxon signed-rank, paired by prompt")
         better = None
         if hib is not None and significant(result, settings.level):
             better = "pool" if (result["diff"] > 0) == hib else "random"
@@ -409,15 +460,50 @@ def compare_golden(card: SeedCard, sweep: Any, settings: CompareSettings) -> dic
         "card_kind": card.kind,
         "pool_seeds": pool,
         "baseline": settings.baseline,
-        "random_seeds": int(len(have) if settings.baseline == "all" else len(have - set(pool))),
-        "heldout_prompts": int(df["prompt_id"].nunique()),
+        "random_seeds": len(base_seeds),
+        "heldout_prompts": int(keys["prompt_id"].nunique()),
         "dropped_selection_prompts": dropped,
         "set": settings.set,
         "level": settings.level,
         "test": "per prompt: mean over pool seeds minus mean over random seeds; percentile "
-        "bootstrap over prompts; Wilcoxon signed-rank",
+        "bootstrap over prompts; Wilcoxon signed-rank (FID, KID: delete-one-prompt-block "
+        "jackknife against random arms of as many images)",
         "rows": rows,
     }
+
+
+def _set_metric_row(
+    sw: Any,
+    name: str,
+    prompts: pd.DataFrame,
+    pool: Sequence[int],
+    base_seeds: Sequence[int],
+    settings: CompareSettings,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """FID or KID of the pool against random seeds on the held-out prompts."""
+    from seedscope.pick.setmetrics import SetMetric, compare_set_metric
+
+    try:
+        pid, seeds, x, ref = fid_inputs(sw, name)
+    except (SeedscopeError, KeyError, OSError, ValueError, TypeError) as err:
+        raise SeedscopeError(
+            f"{name.upper()} of the pool needs the held-out sweep's per-image features and a "
+            f"reference: run `seedscope fid-seeds {sw.path} --ref REF` first, with the "
+            f"reference and --extractor the card was chosen with ({err})."
+        ) from err
+    keep = np.isin(pid, prompts["prompt_id"].to_numpy())
+    metric = SetMetric(name, x[keep], ref)
+    return compare_set_metric(
+        metric,
+        pid[keep],
+        seeds[keep],
+        pool,
+        base_seeds,
+        draws=settings.draws,
+        level=settings.level,
+        rng=rng,
+    )
 
 
 def compare_card(card: SeedCard, sweep: Any, settings: CompareSettings) -> dict[str, Any]:
