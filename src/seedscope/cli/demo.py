@@ -26,11 +26,15 @@ def demo(
     ),
 ) -> None:
     """Sweep, score, rank, map, classify, identify, pick and report on the bundled model."""
-    from seedscope.demo import DemoSettings, run_demo
+    from seedscope.demo import DemoSettings, DemoStepError, run_demo
 
-    result = run_demo(
-        DemoSettings(out=out, prompts=prompts, seeds=seeds, model=model),
-        echo=lambda line: typer.echo(line, err=as_json),
-    )
+    try:
+        result = run_demo(
+            DemoSettings(out=out, prompts=prompts, seeds=seeds, model=model),
+            echo=lambda line: typer.echo(line, err=as_json),
+        )
+    except DemoStepError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(err.exit_code) from None
     if as_json:
         typer.echo(json.dumps(result))
