@@ -54,6 +54,7 @@ class DemoSettings:
     inpaint_pairs: int = 4
     inpaint_seeds: int = 8
     inpaint_ocr: str = "detected"  # OCR only where the world detector sees text
+    steps: int | None = None  # denoising steps of the sweep and the audit (None: the model's)
 
     def __post_init__(self) -> None:
         if self.prompts < MIN_PROMPTS or self.prompts % 2:
@@ -67,6 +68,8 @@ class DemoSettings:
             raise SeedscopeError("--identify-candidates must include the sweep's seeds.")
         if self.inpaint_pairs < 2 or self.inpaint_seeds < 2:
             raise SeedscopeError("the inpainting audit needs at least 2 pairs and 2 seeds.")
+        if self.steps is not None and self.steps < 1:
+            raise SeedscopeError(f"--steps must be at least 1, not {self.steps}.")
 
     def command(self) -> str:
         """The `seedscope demo` command line that resumes this demo."""
@@ -195,6 +198,8 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
     scorers = ["grayscale", "border", "sky", "composition", "world"]
     features = ["gram", "world"]
 
+    step_args = ["--steps", str(settings.steps)] if settings.steps is not None else []
+
     def files(folder: Path) -> bool:
         return folder.is_dir() and any(folder.glob("*.png"))
 
@@ -227,6 +232,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
                 f"0-{settings.seeds - 1}",
                 "--out",
                 s,
+                *step_args,
             ],
             lambda: _complete(sw, n),
             command="sweep",
@@ -407,6 +413,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
                 f"0-{settings.inpaint_seeds - 1}",
                 "--ocr",
                 settings.inpaint_ocr,
+                *step_args,
                 "--quiet",
             ],
             lambda: (sw / "inpaint" / "summary.parquet").is_file(),

@@ -122,3 +122,42 @@ def test_failing_command_names_itself(cli, tmp_path: Path, monkeypatch: pytest.M
     assert code == 2 and "Traceback" not in err
     assert err.startswith("error: demo step 'report' failed (")
     assert f"rerun it alone with `seedscope report {tmp_path / 'nothing'}`" in err
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    """The real steps on the smallest grid (6 prompts x 4 seeds, 5 steps, a 2 x 2 audit)."""
+    import re
+
+    import torch
+
+    from seedscope.report.atlas import SECTIONS
+
+    settings = DemoSettings(
+        out=tmp_path / "demo",
+        prompts=MIN_PROMPTS,
+        seeds=MIN_SEEDS,
+        steps=5,
+        identify_images=2,
+        identify_candidates=16,
+        reference_per_prompt=2,
+        classify_epochs=2,
+        inpaint_pairs=2,
+        inpaint_seeds=2,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        lines: list[str] = []
+        first = run_demo(settings, echo=lines.append)
+        assert [r["status"] for r in first["steps"]] == ["ran"] * len(first["steps"]), lines
+        page = Path(first["report"]).read_text(encoding="utf-8")
+        present = re.findall(r'<section id="([a-z_]+)"[^>]*data-present="yes"', page)
+        assert sorted(present) == sorted(SECTIONS)
+        assert (settings.out / "sweep" / "report" / "seeds" / "seed-0.html").is_file()
+        second = run_demo(settings, echo=lines.append)
+    finally:
+        torch.set_num_threads(threads)
+    status = {r["step"]: r["status"] for r in second["steps"]}
+    assert status.pop("report") == "ran"  # always redrawn, so it shows every result
+    assert set(status.values()) == {"done"}
