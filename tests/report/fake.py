@@ -5,6 +5,7 @@ real code), for a report test that needs no analysis run."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -203,8 +204,25 @@ def write_inpaint(out: Path, seeds: list[int], pairs: int = 4) -> Path:
     return out
 
 
-def make_sweep(out: Path, prompts: tuple[str, ...], seeds: list[int], size: int = 32) -> Path:
-    """A sweep directory in the store's layout with drawn images (no model needed)."""
+def _blocks(p: int, text: str, seed: int, size: int) -> np.ndarray:
+    """A flat image of two colour blocks, different per (prompt, seed)."""
+    rng = np.random.default_rng(1000 * p + seed)
+    img = np.full((size, size, 3), (40 * seed) % 255, np.uint8)
+    img[: size // 2] = rng.integers(0, 255, 3, dtype=np.uint8)
+    return img
+
+
+def make_sweep(
+    out: Path,
+    prompts: tuple[str, ...],
+    seeds: list[int],
+    size: int = 32,
+    draw: Callable[[int, str, int, int], np.ndarray] = _blocks,
+) -> Path:
+    """A sweep directory in the store's layout with drawn images (no model needed).
+
+    `draw(prompt_index, prompt, seed, size)` makes each image (default: two flat colour blocks).
+    """
     import hashlib
 
     from seedscope.store import IMAGE_SCHEMA, encode_png
@@ -231,9 +249,7 @@ def make_sweep(out: Path, prompts: tuple[str, ...], seeds: list[int], size: int 
     rows: dict[str, list] = {name: [] for name in IMAGE_SCHEMA.names}
     for p, text in enumerate(prompts):
         for s in seeds:
-            rng = np.random.default_rng(1000 * p + s)
-            img = np.full((size, size, 3), (40 * s) % 255, np.uint8)
-            img[: size // 2] = rng.integers(0, 255, 3, dtype=np.uint8)
+            img = draw(p, text, s, size)
             rows["prompt_id"].append(p)
             rows["seed"].append(s)
             rows["prompt"].append(text)
