@@ -16,8 +16,10 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder of the demo (sweep, cards, report).")] = Path(
         "demo"
     ),
-    prompts: Annotated[int, typer.Option(help="Prompts (half in set a, half in set b).")] = 16,
-    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1.")] = 16,
+    prompts: Annotated[
+        int, typer.Option(help="Prompts, even and at least 6 (half in set a, half in set b).")
+    ] = 16,
+    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1 (at least 4).")] = 16,
     model: Annotated[str, typer.Option(help="Model (the bundled world model by default).")] = (
         "world"
     ),
