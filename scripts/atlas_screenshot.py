@@ -1,19 +1,19 @@
 """Screenshot of an atlas in headless Chromium, hovering a seed of the style map (docs/atlas.png).
 
 Usage: python scripts/atlas_screenshot.py demo/sweep/report/index.html docs/atlas.png
+
+The browser test saves the same kind of picture of its own (fake) atlas with
+SEEDSCOPE_ATLAS_PNG=PATH; this script takes it of any report, such as the demo's.
 """
 
 from __future__ import annotations
 
-import io
 import sys
 import time
 from pathlib import Path
 
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from report.cdp import Browser, find_chromium
+from report.cdp import Browser, find_chromium, save_screenshot
 from report.test_browser import POINT
 
 
@@ -30,12 +30,10 @@ def main(index: str, out: str) -> None:
         browser.mouse_move(point["x"] - 20, point["y"] - 20)
         browser.mouse_move(point["x"], point["y"])
         time.sleep(1.0)
-        shot = Image.open(io.BytesIO(browser.screenshot())).convert("RGB")
+        size = save_screenshot(browser.screenshot(), out)
     finally:
         browser.close()
-    shot = shot.resize((900, round(shot.height * 900 / shot.width)), Image.Resampling.LANCZOS)
-    shot.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
-    print(f"{out}: {Path(out).stat().st_size / 1e3:.0f} KB")
+    print(f"{out}: {size / 1e3:.0f} KB")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each step is the command a user would type (run in-process), skipped when its result is already
 on disk, so a second run resumes rather than redoes. Steps whose command is not installed are
-skipped and said so.
+skipped and said so. A step that fails stops the demo with one sentence naming the step and the
+command to rerun (exit 2 for a `SeedscopeError`, 1 for anything else, traceback in demo.log).
 """
 
 from __future__ import annotations
@@ -11,16 +12,31 @@ import contextlib
 import io
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from seedscope.errors import SeedscopeError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DemoSettings", "DemoStep", "demo_steps", "run_demo"]
+__all__ = [
+    "MIN_PROMPTS",
+    "MIN_SEEDS",
+    "DemoSettings",
+    "DemoStep",
+    "DemoStepError",
+    "demo_steps",
+    "run_demo",
+]
+
+MIN_PROMPTS = 6
+"""Fewest prompts the demo's steps support: `pick golden --set a` needs a per-seed FID interval
+over the prompts of set a (a jackknife over prompts), which fails with 2 prompts in set a."""
+MIN_SEEDS = 4
+"""Fewest seeds the demo accepts (6 prompts x 4 seeds runs every step)."""
 
 
 @dataclass(frozen=True)
@@ -35,14 +51,42 @@ class DemoSettings:
     identify_candidates: int = 256
     reference_per_prompt: int = 4
     classify_epochs: int = 6
+    inpaint_pairs: int = 4
+    inpaint_seeds: int = 8
+    inpaint_ocr: str = "detected"  # OCR only where the world detector sees text
+    steps: int | None = None  # denoising steps of the sweep and the audit (None: the model's)
 
     def __post_init__(self) -> None:
-        if self.prompts < 4 or self.prompts % 2:
-            raise SeedscopeError(f"--prompts must be an even number >= 4, not {self.prompts}.")
-        if self.seeds < 4:
-            raise SeedscopeError(f"--seeds must be at least 4, not {self.seeds}.")
+        if self.prompts < MIN_PROMPTS or self.prompts % 2:
+            raise SeedscopeError(
+                f"--prompts must be an even number >= {MIN_PROMPTS} (pick golden needs an FID "
+                f"interval over the prompts of set a), not {self.prompts}."
+            )
+        if self.seeds < MIN_SEEDS:
+            raise SeedscopeError(f"--seeds must be at least {MIN_SEEDS}, not {self.seeds}.")
         if self.identify_candidates < self.seeds:
             raise SeedscopeError("--identify-candidates must include the sweep's seeds.")
+        if self.inpaint_pairs < 2 or self.inpaint_seeds < 2:
+            raise SeedscopeError("the inpainting audit needs at least 2 pairs and 2 seeds.")
+        if self.steps is not None and self.steps < 1:
+            raise SeedscopeError(f"--steps must be at least 1, not {self.steps}.")
+
+    def command(self) -> str:
+        """The `seedscope demo` command line that resumes this demo."""
+        argv = ["seedscope", "demo", "--out", str(self.out)]
+        default = DemoSettings()
+        for name in ("prompts", "seeds", "model"):
+            if getattr(self, name) != getattr(default, name):
+                argv += [f"--{name}", str(getattr(self, name))]
+        return " ".join(argv)
+
+
+class DemoStepError(SeedscopeError):
+    """A step of the demo failed: one sentence naming it and the command to rerun."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -149,8 +193,12 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
     cards = out / "cards"
     s = str(sw)
     n = settings.prompts * settings.seeds
-    scorers = ["grayscale", "border", "sky", "text", "composition", "world"]
+    # No OCR `text` scorer: it would cost most of the scoring time, and the world scorer's p_text
+    # stands for text in composition, the maps and the report.
+    scorers = ["grayscale", "border", "sky", "composition", "world"]
     features = ["gram", "world"]
+
+    step_args = ["--steps", str(settings.steps)] if settings.steps is not None else []
 
     def files(folder: Path) -> bool:
         return folder.is_dir() and any(folder.glob("*.png"))
@@ -184,6 +232,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
                 f"0-{settings.seeds - 1}",
                 "--out",
                 s,
+                *step_args,
             ],
             lambda: _complete(sw, n),
             command="sweep",
@@ -348,7 +397,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
         ),
         DemoStep(
             "inpaint pairs",
-            ["world", "pairs", "--out", str(out / "pairs"), "--n", "8"],
+            ["world", "pairs", "--out", str(out / "pairs"), "--n", str(settings.inpaint_pairs)],
             lambda: (out / "pairs" / "pairs.csv").is_file(),
             command="world pairs",
         ),
@@ -361,7 +410,10 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
                 "--out",
                 str(sw / "inpaint"),
                 "--seeds",
-                f"0-{settings.seeds - 1}",
+                f"0-{settings.inpaint_seeds - 1}",
+                "--ocr",
+                settings.inpaint_ocr,
+                *step_args,
                 "--quiet",
             ],
             lambda: (sw / "inpaint" / "summary.parquet").is_file(),
@@ -421,8 +473,35 @@ def _invoke(argv: list[str]) -> str:
         except (click.exceptions.ClickException, klick.exceptions.ClickException) as err:
             raise SeedscopeError(f"`seedscope {' '.join(argv)}`: {err.format_message()}") from err
     if isinstance(code, int) and not isinstance(code, bool) and code:
-        raise SeedscopeError(f"`seedscope {' '.join(argv)}` exited with {code}.")
+        if code == 130:
+            raise KeyboardInterrupt
+        raise SeedscopeError(f"it exited with {code}")
     return buffer.getvalue()
+
+
+def _reason(err: BaseException) -> str:
+    """The error's message as a clause: first line, no trailing full stop."""
+    text = _first_line(str(err)) or type(err).__name__
+    return text.rstrip(".")
+
+
+def _failed(step: DemoStep, err: BaseException, settings: DemoSettings, logfile: Path) -> NoReturn:
+    """Stop the demo: one sentence naming the step and the commands to rerun; traceback to the log."""
+    code = 2 if isinstance(err, SeedscopeError) else 1
+    with logfile.open("a", encoding="utf-8") as fh:
+        fh.write(f"== {step.name} failed\n")
+        fh.write("".join(traceback.format_exception(err)))
+    alone = (
+        f"rerun it alone with `seedscope {' '.join(step.run)}`, or "
+        if isinstance(step.run, list)
+        else ""
+    )
+    detail = "" if code == 2 else f", traceback in {logfile}"
+    raise DemoStepError(
+        f"demo step '{step.name}' failed ({_reason(err)}{detail}); {alone}rerun "
+        f"`{settings.command()}` to resume from this step.",
+        code,
+    ) from err
 
 
 def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -448,14 +527,20 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
             f"{head}: running"
             + (f" `seedscope {' '.join(step.run)}`" if isinstance(step.run, list) else "")
         )
-        t0 = time.perf_counter()
-        text = _invoke(step.run) if isinstance(step.run, list) else step.run()
-        seconds = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            text = _invoke(step.run) if isinstance(step.run, list) else step.run()
+        except Exception as err:  # every failure becomes one sentence
+            _failed(step, err, settings, logfile)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         with logfile.open("a", encoding="utf-8") as fh:
-            fh.write(f"== {step.name} ({seconds:.1f} s)\n{text}\n")
+            fh.write(f"== {step.name} ({seconds:.1f} s, CPU {cpu:.1f} s)\n{text}\n")
         line = step.summary() if step.summary else (_first_line(text) or "ok")
         echo(f"{head}: {line} ({seconds:.0f} s)")
-        record.append({"step": step.name, "status": "ran", "seconds": seconds, "summary": line})
+        record.append(
+            {"step": step.name, "status": "ran", "seconds": seconds, "cpu_seconds": cpu}
+            | {"summary": line}
+        )
     report = settings.out / "sweep" / "report" / "index.html"
     total = time.perf_counter() - t_all
     echo(f"demo finished in {total:.0f} s; open {report.resolve().as_uri()}")

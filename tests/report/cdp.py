@@ -31,6 +31,19 @@ def find_chromium() -> str | None:
     return None
 
 
+def save_screenshot(png: bytes, path: str | Path, width: int = 900) -> int:
+    """Save a screenshot for the README: resized to `width`, 128 colours; returns its bytes."""
+    import io
+
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(png)).convert("RGB")
+    shot = shot.resize((width, round(shot.height * width / shot.width)), Image.Resampling.LANCZOS)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    shot.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    return Path(path).stat().st_size
+
+
 class Browser:
     """One headless Chromium with one page; records console errors, exceptions and requests."""
 

@@ -1,14 +1,17 @@
 """Analysis tables shaped like those `rank`, `map`, `composition`, `classify`, `identify`, `swap`
-and `pick compare` write, for a report test that needs no analysis run."""
+and `pick compare` write, and the folder `inpaint-audit` writes (DIR/inpaint, summarised by the
+real code), for a report test that needs no analysis run."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from PIL import Image
 
 from seedscope.analysis.io import write_analysis
@@ -153,7 +156,8 @@ def write_all(sweep: Path, seeds: list[int], skip: tuple[str, ...] = ()) -> list
         )
         _png(path.with_suffix(".png"))
     if "inpaint" not in skip:
-        put("inpaint_audit", pd.DataFrame({"seed": seeds, "leak": rng.random(n)}))
+        write_inpaint(sweep / "inpaint", seeds)
+        written.append("inpaint")
     for kind in ("golden", "diverse"):
         if f"compare_{kind}" in skip:
             continue
@@ -175,11 +179,51 @@ def write_all(sweep: Path, seeds: list[int], skip: tuple[str, ...] = ()) -> list
     return written
 
 
-def make_sweep(out: Path, prompts: tuple[str, ...], seeds: list[int], size: int = 32) -> Path:
-    """A sweep directory in the store's layout with drawn images (no model needed)."""
-    import hashlib
+def write_inpaint(out: Path, seeds: list[int], pairs: int = 4) -> Path:
+    """An audit folder as `inpaint-audit --out DIR/inpaint` leaves it: rows, then its summary."""
+    from seedscope.inpaint.audit import ROW_SCHEMA, AuditSettings, _shard, summarise
+    from seedscope.store import encode_png
 
-    import pyarrow.parquet as pq
+    rng = np.random.default_rng(2)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    png = encode_png(np.zeros((8, 8, 3), np.uint8))
+    for task in ("removal", "completion"):
+        for pair in range(pairs):
+            has = rng.random(len(seeds)) < np.linspace(0.1, 0.9, len(seeds))
+            rows = [
+                {"pair_id": pair, "seed": s, "task": task, "prompt": "clear background", "png": png}
+                | {"text": "AB" if h else "", "text_in_mask": 0.3 * h, "has_text": bool(h)}
+                | {"p_text": 0.4 + 0.5 * h}
+                for s, h in zip(seeds, has, strict=True)
+            ]
+            pq.write_table(
+                pa.Table.from_pylist(rows, schema=ROW_SCHEMA),
+                _shard(out, task, pair),
+            )
+    summarise(out, AuditSettings(seeds=",".join(map(str, seeds))))
+    return out
+
+
+def _blocks(p: int, text: str, seed: int, size: int) -> np.ndarray:
+    """A flat image of two colour blocks, different per (prompt, seed)."""
+    rng = np.random.default_rng(1000 * p + seed)
+    img = np.full((size, size, 3), (40 * seed) % 255, np.uint8)
+    img[: size // 2] = rng.integers(0, 255, 3, dtype=np.uint8)
+    return img
+
+
+def make_sweep(
+    out: Path,
+    prompts: tuple[str, ...],
+    seeds: list[int],
+    size: int = 32,
+    draw: Callable[[int, str, int, int], np.ndarray] = _blocks,
+) -> Path:
+    """A sweep directory in the store's layout with drawn images (no model needed).
+
+    `draw(prompt_index, prompt, seed, size)` makes each image (default: two flat colour blocks).
+    """
+    import hashlib
 
     from seedscope.store import IMAGE_SCHEMA, encode_png
 
@@ -205,9 +249,7 @@ def make_sweep(out: Path, prompts: tuple[str, ...], seeds: list[int], size: int 
     rows: dict[str, list] = {name: [] for name in IMAGE_SCHEMA.names}
     for p, text in enumerate(prompts):
         for s in seeds:
-            rng = np.random.default_rng(1000 * p + s)
-            img = np.full((size, size, 3), (40 * s) % 255, np.uint8)
-            img[: size // 2] = rng.integers(0, 255, 3, dtype=np.uint8)
+            img = draw(p, text, s, size)
             rows["prompt_id"].append(p)
             rows["seed"].append(s)
             rows["prompt"].append(text)

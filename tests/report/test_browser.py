@@ -1,4 +1,8 @@
-"""The atlas in a real browser: headless Chromium (Debian's `chromium`) over DevTools."""
+"""The atlas in a real browser: headless Chromium (Debian's `chromium`) over DevTools.
+
+With SEEDSCOPE_ATLAS_PNG=PATH the screenshot taken while hovering a seed of the style map is
+saved there (900 px wide, 128 colours).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from report.cdp import Browser, find_chromium
+from report.cdp import Browser, find_chromium, save_screenshot
 from report.fake import HOSTILE, make_sweep, write_all
 
 pytestmark = pytest.mark.slow
@@ -94,6 +98,12 @@ def test_atlas_in_chromium(chromium: str, atlas: Path) -> None:
         assert f"seed {point['seed']}" in tips[0]["text"]
         assert HOSTILE[0] in tips[0]["text"]  # the prompt as text
         assert tips[0]["imgs"] and tips[0]["imgs"][0] > 0  # the thumbnail decoded
+        png = os.environ.get("SEEDSCOPE_ATLAS_PNG")
+        if png:
+            assert save_screenshot(browser.screenshot(), png) > 0
+            with Image.open(png) as saved:
+                assert saved.width == 900
+                assert np.asarray(saved.convert("L"), np.float64).std() > 10
         assert browser.eval("window.__pwned === undefined")
         # a click opens the seed's page
         browser.send("Input.dispatchMouseEvent", type="mousePressed", x=point["x"],

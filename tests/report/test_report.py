@@ -75,6 +75,25 @@ def test_every_section_present(full_sweep: Path, tmp_path: Path) -> None:
     assert "seeds/seed-0.html" in page  # the map's click target
 
 
+def test_inpaint_section_reads_the_audit_folder(full_sweep: Path, tmp_path: Path) -> None:
+    import shutil
+
+    # the fake writes what `inpaint-audit --out DIR/inpaint` writes, and no analysis/ result
+    assert (full_sweep / "inpaint" / "summary.parquet").is_file()
+    assert not list((full_sweep / "analysis").glob("inpaint*"))
+    _, page = _write(full_sweep, tmp_path / "r")
+    block = re.search(r'<section id="inpaint".*?</section>', page, re.S)
+    assert block and 'data-present="yes"' in block.group(0)
+    for column in ("text_in_mask", "ocr_share", "ocr_flagged", "detector_share"):
+        assert column in block.group(0), column
+    sweep = tmp_path / "sweep"
+    shutil.copytree(full_sweep, sweep)
+    (sweep / "inpaint" / "summary.parquet").unlink()
+    result, page = _write(sweep, tmp_path / "r2")
+    assert result["sections"]["inpaint"] is False
+    assert "seedscope inpaint-audit" in page
+
+
 def test_hostile_prompts_are_text(full_sweep: Path, tmp_path: Path) -> None:
     _, page = _write(full_sweep, tmp_path / "r")
     pages = [page] + [p.read_text() for p in (tmp_path / "r" / "seeds").glob("*.html")]

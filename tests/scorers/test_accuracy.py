@@ -181,3 +181,13 @@ def test_text_tesseract_backend() -> None:
     ImageDraw.Draw(im).text((10, 30), "HELLO", fill="black", font=photos.font(48))
     r = get_scorer("text", backend="tesseract").score([im])[0]
     assert "HELLO" in r["text"].upper() and r["text_area"] > 0
+
+
+def test_text_scorer_is_quiet_without_text(capfd: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rapidocr")
+    from seedscope.scorers.text import _ocr_rapid
+
+    capfd.readouterr()
+    assert _ocr_rapid(np.full((64, 64, 3), 128, np.uint8)) == []  # no text: no boxes
+    captured = capfd.readouterr()
+    assert "detection result is empty" not in captured.err + captured.out

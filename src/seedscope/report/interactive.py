@@ -30,7 +30,7 @@ def _bokeh() -> Any:
         import bokeh
     except ImportError as err:
         raise SeedscopeError(
-            "the interactive maps need bokeh; pip install 'bokeh>=3.4,<4'."
+            "the interactive maps need bokeh; pip install 'bokeh>=3.9,<4'."
         ) from err
     return bokeh
 

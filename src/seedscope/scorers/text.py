@@ -33,7 +33,8 @@ def _rapidocr() -> Any:
         raise SeedscopeError(
             "the text scorer needs rapidocr: pip install 'seedscope[ocr]'."
         ) from err
-    return RapidOCR(params={"Global.log_level": "warning", "Global.use_cls": False})
+    # "error": its per-image "text detection result is empty" warning is the normal no-text case
+    return RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False})
 
 
 def _ocr_rapid(a: np.ndarray) -> list[Box]:
