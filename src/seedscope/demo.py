@@ -342,7 +342,7 @@ def demo_steps(settings: DemoSettings) -> list[DemoStep]:
                 "--pairs",
                 "0:1,2:3",
                 "--samplers",
-                "ddim",
+                "ddim,ddim-eta1",  # eta 0 ignores the switch; eta 1 shows what the later noise does
                 "--quiet",
             ],
             lambda: _has(sw, "swap"),
