@@ -98,6 +98,76 @@ def test_other_settings_are_refused_then_recomputed_atomically(sweep: Path, cli:
     assert not [p for p in (sweep / "scores").iterdir() if p.name.startswith(".re")]
 
 
+def _strays(sweep: Path) -> list[str]:
+    """Staging folders and folders without rows under scores/ and features/."""
+    out = []
+    for kind in ("scores", "features"):
+        for p in (sweep / kind).iterdir() if (sweep / kind).is_dir() else []:
+            if p.is_dir() and (p.name.startswith(".re") or not shard_paths(p, "")):
+                out.append(f"{kind}/{p.name}")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scorers", "grayscale", "--option", "grayscale.threshold=abc", "--recompute"],
+         "option threshold='abc' is not a number"),
+        (["--scorers", "", "--features", "gram", "--option", "gram.size=abc"],
+         "option size='abc' is not a whole number"),
+        (["--scorers", "border", "--option", "border.sides=1.5", "--recompute"],
+         "option sides='1.5' is not a whole number"),
+    ],
+)  # fmt: skip
+def test_a_wrong_type_option_is_one_sentence_and_leaves_nothing(
+    sweep: Path, cli: Cli, args: list[str], message: str
+) -> None:
+    for _ in range(2):  # without a cache, then with one (--recompute must not stage anything)
+        code, out, err = cli(["score", str(sweep), *args])
+        assert code == 2, err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+        assert "Traceback" not in err and out.strip() == ""
+        assert _strays(sweep) == []
+        score_sweep(sweep, ["grayscale", "border"])
+
+
+def test_a_refused_run_leaves_no_empty_folder(sweep: Path, cli: Cli) -> None:
+    score_sweep(sweep, ["grayscale"])
+    # border's folder is made first; grayscale's stale cache then refuses the run.
+    code, _, err = cli(
+        ["score", str(sweep), "--scorers", "border,grayscale", "--option", "grayscale.threshold=60"]
+    )
+    assert code == 2 and "--recompute" in err
+    assert not (sweep / "scores" / "border").exists() and _strays(sweep) == []
+
+
+def test_a_sequence_option_is_split_at_commas(sweep: Path, cli: Cli) -> None:
+    code, _, err = cli(
+        ["score", str(sweep), "--scorers", "", "--features", "gram",
+         "--option", "gram.layers=conv_1,conv_2", "--option", "gram.size=64"]
+    )  # fmt: skip
+    assert code == 0, err
+    (folder,) = [p for p in (sweep / "features").iterdir() if p.name.startswith("gram")]
+    ident = json.loads((folder / "identity.json").read_text())
+    assert ident["settings"]["layers"] == ["conv_1", "conv_2"] and ident["settings"]["size"] == 64
+    _, x = open_sweep(sweep).features("gram", layers=("conv_1", "conv_2"), size=64)
+    assert x.shape == (12, 32 * 33 // 2 + 64 * 65 // 2)
+
+
+def test_the_same_setting_spelled_otherwise_has_one_identity(sweep: Path, cli: Cli) -> None:
+    assert score_sweep(sweep, ["grayscale"]) == {"grayscale": 12}  # the default, 8.0
+    for spelling in ("8", "8.0", " 8 "):
+        code, out, err = cli(
+            ["score", str(sweep), "--scorers", "grayscale", "--option",
+             f"grayscale.threshold={spelling}", "--json"]
+        )  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)["new_rows"] == {"grayscale": 0}
+    assert score_sweep(sweep, ["grayscale"], options={"grayscale": {"threshold": 8}}) == {
+        "grayscale": 0
+    }
+
+
 def test_a_new_scorer_version_is_refused(sweep: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from seedscope.scorers.color import GrayscaleScorer
 

@@ -150,7 +150,9 @@ class SweepTables(Sweep):
         have = self.keys()
         missing = set_difference(have, keys)
         if missing:
-            opts = "".join(f" --option {name}.{k}={v}" for k, v in settings.items())
+            from seedscope.plugins import show
+
+            opts = "".join(f" --option {name}.{k}={show(v)}" for k, v in settings.items())
             raise SeedscopeError(
                 f"{missing} of {have.num_rows} images have no {extractor.key} features; run "
                 f"`seedscope score {self.path} --scorers '' --features {name}{opts}`."

@@ -55,8 +55,7 @@ def _names(text: str) -> list[str]:
 
 
 def _options(items: list[str]) -> dict[str, dict[str, Any]]:
-    import json
-
+    """`name.option=value` items by name; values stay text, cast later to the option's type."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, eq, value = item.partition("=")
@@ -66,11 +65,7 @@ def _options(items: list[str]) -> dict[str, dict[str, Any]]:
                 f"bad --option {item!r}; write it as scorer.option=value, "
                 "e.g. grayscale.threshold=6."
             )
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = value
-        out.setdefault(scorer, {})[opt] = parsed
+        out.setdefault(scorer, {})[opt] = value
     return out
 
 
