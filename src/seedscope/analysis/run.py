@@ -76,16 +76,15 @@ def _fid_table(
         return points, None, "FID/KID without intervals (--no-fid-intervals)"
     try:
         from seedscope.analysis.fid_interval import fid_kid_intervals
-        from seedscope.features import get_extractor
+        from seedscope.features import extractor_options, get_extractor
         from seedscope.metrics.reference import load_reference
 
         info = ident.to_dict()
         feat_id = info["inputs"]["features"]
-        ex = get_extractor(feat_id["producer"], **{
-            k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")
-        })  # fmt: skip
+        kw_ex = extractor_options(feat_id["settings"])
+        ex = get_extractor(feat_id["producer"], **kw_ex)
         ref = load_reference(info["inputs"]["reference"], ex, allow_small=True)
-        keys, x = features(sweep, feat_id["producer"])
+        keys, x = features(sweep, feat_id["producer"], **kw_ex)
         pid, sd = keys["prompt_id"].to_numpy(), keys["seed"].to_numpy()
         kw: dict[str, Any] = {"blocks": settings.fid_blocks, "level": settings.level}
         full = pd.DataFrame(fid_kid_intervals(pid, sd, x, ref.mean, ref.cov, ref.features, **kw))

@@ -165,11 +165,11 @@ def fid_metric(sw: Any, name: str, set_name: str | None, level: float) -> pd.Dat
     prompts = _prompt_table(sw, set_name)
     try:
         from seedscope.analysis.fid_interval import fid_kid_intervals
-        from seedscope.features import get_extractor
+        from seedscope.features import extractor_options, get_extractor
         from seedscope.metrics.reference import load_reference
 
         feat_id = info["inputs"]["features"]
-        kw = {k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")}
+        kw = extractor_options(feat_id["settings"])
         extractor = get_extractor(feat_id["producer"], **kw)
         ref = load_reference(info["inputs"]["reference"], extractor, allow_small=True)
         keys, x = sw.features(feat_id["producer"], **kw)
