@@ -310,6 +310,48 @@ def test_sql_views_and_formats(sweep: Path, cli: Cli) -> None:
     assert code == 2 and "the query failed" in err and len(err.strip().splitlines()) == 1
 
 
+def test_sql_names_each_analysis_result_and_prints_nan_as_null(sweep: Path, cli: Cli) -> None:
+    import pyarrow as pa
+
+    from seedscope.analysis.io import write_analysis
+
+    t = pa.table({"seed": [5, 6], "fid": [1.5, float("nan")]})
+    a = write_analysis(sweep, "fid_by_seed", t, {"extractor": "gram"}).stem
+    b = write_analysis(sweep, "fid_by_seed", t.slice(0, 1), {"extractor": "world"}).stem
+    write_analysis(sweep, "rank", t, {"metric": "fid"})
+    code, out, err = cli(["sql", str(sweep), "--json"])
+    assert code == 0, err
+    names = set(json.loads(out))
+    assert {a.replace("-", "_"), b.replace("-", "_"), "rank"} <= names
+    assert "fid_by_seed" not in names  # two results: the plain name would be a guess
+    code, _, err = cli(["sql", str(sweep), "select * from fid_by_seed"])
+    assert code == 2 and "2 fid_by_seed results" in err and a.replace("-", "_") in err
+    code, out, err = cli(
+        ["sql", str(sweep), f"select * from {a.replace('-', '_')} order by seed", "--json"]
+    )
+    assert code == 0, err
+    assert json.loads(out) == [{"seed": 5, "fid": 1.5}, {"seed": 6, "fid": None}]
+    assert "NaN" not in out
+    code, out, _ = cli(["sql", str(sweep), "select count(*) n from rank", "--json"])
+    assert json.loads(out) == [{"n": 2}]
+
+
+def test_sql_never_mixes_in_a_file_of_another_identity(sweep: Path, cli: Cli) -> None:
+    score_sweep(sweep, ["grayscale", "border"], batch_size=6)
+    first = shard_paths(sweep / "scores" / "grayscale", "")[0]
+    t = pq.read_table(first)
+    meta = dict(t.schema.metadata)
+    meta[b"seedscope.identity"] = meta[b"seedscope.identity"].replace(b'"1"', b'"0"')
+    pq.write_table(t.replace_schema_metadata(meta), first)
+    code, out, err = cli(["sql", str(sweep), "--json"])
+    assert code == 0 and "grayscale" not in json.loads(out) and "border" in json.loads(out)
+    assert "like the rest" in err
+    code, _, err = cli(["sql", str(sweep), "select count(*) from grayscale"])
+    assert code == 2 and "no view grayscale" in err and "grayscale v0" in err
+    code, out, _ = cli(["sql", str(sweep), "select count(*) n from border", "--json"])
+    assert json.loads(out) == [{"n": 12}]
+
+
 # The contract of the one runner, over every registered scorer and extractor.
 def _producers() -> list[tuple[str, str]]:
     from seedscope.features import available as feats
