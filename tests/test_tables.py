@@ -270,6 +270,29 @@ def test_scores_says_which_rows_are_missing(sweep: Path) -> None:
     assert partial.num_rows == 12 and partial["grayscale.grayscale"].null_count == 7
 
 
+def test_scores_lists_every_scorer_that_lacks_rows(sweep: Path) -> None:
+    def stop_after(n: int):  # type: ignore[no-untyped-def]
+        def stop(done: int, total: int) -> None:
+            if done >= n:
+                raise KeyboardInterrupt
+
+        return stop
+
+    with pytest.raises(KeyboardInterrupt):
+        score_sweep(sweep, ["grayscale"], batch_size=5, progress=stop_after(5))
+    with pytest.raises(KeyboardInterrupt):
+        score_sweep(sweep, ["border"], batch_size=2, progress=stop_after(8))
+    score_sweep(sweep, ["sky"])
+    with pytest.raises(SeedscopeError) as err:
+        open_sweep(sweep).scores(["grayscale", "sky", "border", "text"])
+    msg = str(err.value)
+    assert "'grayscale' lacks scores for 7 of 12 images" in msg
+    have = sum(pq.read_metadata(p).num_rows for p in shard_paths(sweep / "scores" / "border", ""))
+    assert 0 < have < 12 and f"'border' lacks scores for {12 - have} of 12 images" in msg
+    assert "'text' has no scores (all 12 images)" in msg and "'sky'" not in msg
+    assert msg.endswith(f"run `seedscope score {sweep} --scorers grayscale,border,text`.")
+
+
 def test_runner_compacts_parts_and_a_killed_compaction_leaves_no_duplicates(sweep: Path) -> None:
     score_sweep(sweep, ["grayscale"], batch_size=1)  # 12 parts: fewer than the threshold
     folder = sweep / "scores" / "grayscale"
