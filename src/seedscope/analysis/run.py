@@ -27,6 +27,7 @@ from seedscope.analysis.maps import MapSettings, image_properties, name_clusters
 from seedscope.analysis.rank import RankSettings, rank_seeds, score_columns, score_grids
 from seedscope.analysis.tables import features, scores_frame
 from seedscope.errors import SeedscopeError
+from seedscope.identity import Identity
 from seedscope.tables import SweepTables as Sweep
 from seedscope.tables import open_sweep
 
@@ -52,28 +53,32 @@ def _jsonable(x: Any) -> Any:
 
 
 def _inputs(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
-    scorers = sorted({c.split(".", 1)[0] for c in df.columns if "." in c})
+    """What an analysis of `df` read: the sweep and each scorer's cache identity digest."""
+    from seedscope.identity import read_identity
+
+    scorers = {}
+    for name in sorted({c.split(".", 1)[0] for c in df.columns if "." in c}):
+        ident = read_identity(sweep.path / "scores" / name)
+        scorers[name] = None if ident is None else ident.digest
     return {"sweep": str(sweep.path), "scorers": scorers, "rows": len(df)}
 
 
 def _fid_table(
     sweep: Sweep, settings: RankSettings, set_a: np.ndarray | None
-) -> tuple[pd.DataFrame | None, tuple[pd.DataFrame, pd.DataFrame] | None, str]:
+) -> tuple[pd.DataFrame | None, tuple[pd.DataFrame, pd.DataFrame] | None, str, Identity | None]:
     """FID/KID per seed from `fid-seeds`, with jackknife intervals and per-set values if possible."""
-    from seedscope.analysis.io import list_analyses
+    from seedscope.analysis.io import choose_fid_by_seed
 
-    found = list_analyses(sweep, "fid_by_seed")
-    if not found:
-        return None, None, "no fid_by_seed result (run `seedscope fid-seeds DIR --ref REF`)"
-    if len(found) > 1:
-        log.warning("%d fid_by_seed results; using the newest (%s).", len(found), found[0][0].name)
+    found = choose_fid_by_seed(sweep, settings.fid_extractor)
+    if found is None:
+        return None, None, "no fid_by_seed result (run `seedscope fid-seeds DIR --ref REF`)", None
     import pyarrow.parquet as pq
 
-    path, ident = found[0]
+    path, ident = found
     t = pq.read_table(path).to_pandas()
     points = t[[c for c in ("seed", "fid", "kid") if c in t.columns]]
     if not settings.fid_intervals:
-        return points, None, "FID/KID without intervals (--no-fid-intervals)"
+        return points, None, "FID/KID without intervals (--no-fid-intervals)", ident
     try:
         from seedscope.analysis.fid_interval import fid_kid_intervals
         from seedscope.features import extractor_options, get_extractor
@@ -98,10 +103,10 @@ def _fid_table(
                 for m in (a, ~a)
             )
         note = f"FID/KID with delete-one-of-{settings.fid_blocks}-prompt-blocks jackknife intervals"
-        return full, sets, note
+        return full, sets, note, ident
     except (SeedscopeError, KeyError, OSError, ValueError, TypeError) as err:
         log.warning("FID/KID intervals not computed: %s", err)
-        return points, None, f"FID/KID without intervals ({err})"
+        return points, None, f"FID/KID without intervals ({err})", ident
 
 
 def run_rank(
@@ -115,12 +120,14 @@ def run_rank(
     mask, *_ = split_prompts(
         prompts["prompt_id"].to_numpy(), sets, fraction=settings.split, seed=settings.split_seed
     )
-    per_seed, per_set, fid_note = _fid_table(sw, settings, prompts["prompt_id"].to_numpy()[mask])
+    per_seed, per_set, fid_note, fid_id = _fid_table(
+        sw, settings, prompts["prompt_id"].to_numpy()[mask]
+    )
     result = rank_seeds(df, settings, per_seed=per_seed, per_seed_sets=per_set)
     result.summary["fid"] = fid_note
     inputs = _inputs(sw, df)
-    if per_seed is not None:
-        inputs["fid_by_seed"] = True
+    if fid_id is not None:
+        inputs["fid_by_seed"] = fid_id.digest
     s = asdict(settings)
     path = write_analysis(sw, "rank", _arrow(result.table), s, inputs)
     summary = dict(result.summary)
