@@ -170,7 +170,7 @@ def render_labelled(n: int, seed: int) -> dict[str, np.ndarray]:
         masks.append(m)
         cats.append(CATEGORIES.index(scene.obj.category))
         cols.append(COLOUR_NAMES.index(scene.obj.colour))
-        modes.append([scene.grayscale, scene.border, scene.sky, scene.text is not None])
+        modes.append(list(scene.modes().values()))
     return {
         "images": np.stack(imgs),
         "masks": np.stack(masks),
