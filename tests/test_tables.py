@@ -418,3 +418,122 @@ def test_runner_contract(kind: str, name: str, sweep: Path) -> None:
         meta = pq.read_schema(f).metadata[b"seedscope.identity"]
         assert json.loads(meta) == ident
     assert not [f for f in os.listdir(folder) if f.startswith(".tmp-")]
+
+
+SLOW_SCORE = """
+import sys, time
+from seedscope.scorers.color import GrayscaleScorer
+score = GrayscaleScorer.score
+def slow(self, images, context=None):
+    time.sleep(0.25)
+    return score(self, images, context)
+GrayscaleScorer.score = slow
+from seedscope.cli import main
+sys.argv = ["seedscope", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_score_killed_by_sigkill_resumes_without_duplicates(sweep: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["score", str(sweep), "--scorers", "grayscale", "--batch-size", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SCORE, *args], env=env)
+    folder = sweep / "scores" / "grayscale"
+    deadline = time.monotonic() + 120
+    try:
+        while not (folder.is_dir() and shard_paths(folder, "")):
+            assert proc.poll() is None, "the score run ended before it was killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 1 <= len(shard_paths(folder, "")) < 12  # killed mid-run, after the first batch
+    rerun = subprocess.run(
+        [sys.executable, "-m", "seedscope", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert 0 < json.loads(rerun.stdout)["new_rows"]["grayscale"] < 12
+    rows = [r for f in shard_paths(folder, "") for r in pq.read_table(f).to_pylist()]
+    keys = [(r["prompt_id"], r["seed"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 12
+    assert not [f for f in os.listdir(folder) if f.startswith(".tmp-")]
+    fresh = {(r["prompt_id"], r["seed"]): r for r in _fresh_scores(sweep)}
+    assert all(fresh[k] == r for k, r in zip(keys, rows, strict=True))
+
+
+def _fresh_scores(sweep: Path) -> list[dict]:
+    """The grayscale scores of an uninterrupted run on a copy of the sweep."""
+    import shutil
+
+    copy = sweep.parent / "fresh"
+    shutil.copytree(sweep, copy, ignore=shutil.ignore_patterns("scores"))
+    score_sweep(copy, ["grayscale"])
+    return (
+        open_sweep(copy)
+        .scores(["grayscale"])
+        .select(
+            [
+                "prompt_id",
+                "seed",
+                "grayscale.colourfulness",
+                "grayscale.saturation",
+                "grayscale.grayscale",
+            ]
+        )
+        .rename_columns(["prompt_id", "seed", "colourfulness", "saturation", "grayscale"])
+        .to_pylist()
+    )
+
+
+def test_score_on_ray_passes_the_address_and_gpus_to_the_actor_pool(
+    sweep: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seedscope.sweep.engines as engines
+    import seedscope.sweep.pool as pool
+
+    seen: dict[str, object] = {}
+
+    class FakeRay:
+        def cluster_resources(self) -> dict[str, float]:
+            return {"CPU": 8.0, "GPU": 2.0}
+
+    class Actor:
+        def __init__(self, worker: object) -> None:
+            self.compute = type("R", (), {"remote": staticmethod(worker.compute)})()  # type: ignore[attr-defined]
+
+    class FakePool:
+        def __init__(self, ray, actor_cls, args, n_actors, **kw):  # type: ignore[no-untyped-def]
+            seen.update(n_actors=n_actors, **kw)
+            self.actor = Actor(actor_cls(*args))
+
+        def map(self, jobs, call):  # type: ignore[no-untyped-def]
+            for job in jobs:
+                yield job, call(self.actor, job)
+
+    def init_ray(address: str | None) -> FakeRay:
+        seen["address"] = address
+        return FakeRay()
+
+    monkeypatch.setattr(engines, "init_ray", init_ray)
+    monkeypatch.setattr(pool, "ActorPool", FakePool)
+    base = ["score", str(sweep), "--scorers", "grayscale", "--engine", "ray", "--batch-size", "4"]
+    code, _, err = cli([*base, "--ray-address", "head:6379", "--gpus-per-worker", "0.5"])
+    assert code == 0, err
+    assert seen == {"address": "head:6379", "n_actors": 3, "num_gpus": 0.5}  # 12 images / 4
+    assert open_sweep(sweep).scores(["grayscale"]).num_rows == 12
+    code, _, err = cli([*base, "--gpus-per-worker", "4", "--recompute"])
+    assert code == 2 and "too few for --gpus-per-worker 4" in err
+    assert _strays(sweep) == []  # the refused recomputation left no staging folder
+    code, _, err = cli(["score", str(sweep), "--gpus-per-worker", "1"])
+    assert code == 2 and "need --engine ray" in err

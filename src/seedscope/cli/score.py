@@ -83,6 +83,13 @@ def score(
         str, typer.Option(help="Comma-separated feature extractors to compute and cache too.")
     ] = "",
     engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)."),
+    ] = None,
+    gpus_per_worker: Annotated[
+        float, typer.Option(help="GPUs per Ray actor (then one actor per GPU share).")
+    ] = 0.0,
     batch_size: Annotated[int, typer.Option(help="Images per shard.")] = 64,
     recompute: Annotated[
         bool,
@@ -124,6 +131,8 @@ def score(
             batch_size=batch_size,
             recompute=recompute,
             progress=update,
+            ray_address=ray_address,
+            gpus_per_worker=gpus_per_worker,
         )
     if json_:
         import json

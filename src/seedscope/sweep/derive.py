@@ -214,13 +214,20 @@ def derive(
     recompute: bool = False,
     progress: Progress | None = None,
     ray_address: str | None = None,
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Compute every producer's missing rows; returns rows written now by folder.
 
-    `progress(done, total)` counts images needing work (an image lacked by any producer).
+    `progress(done, total)` counts images needing work (an image lacked by any producer). On
+    Ray (`engine="ray"`), `ray_address` names the cluster (default RAY_ADDRESS, else a local
+    one) and `gpus_per_worker` reserves GPUs for each actor (then as many actors as GPUs fit).
     """
     if engine not in ("local", "ray"):
         raise SeedscopeError(f"unknown engine {engine!r}; use local or ray.")
+    if engine != "ray" and (ray_address is not None or gpus_per_worker):
+        raise SeedscopeError("--ray-address and --gpus-per-worker need --engine ray.")
+    if gpus_per_worker < 0:
+        raise SeedscopeError(f"--gpus-per-worker must be 0 or more, not {gpus_per_worker}.")
     if batch_size < 1:
         raise SeedscopeError(f"--batch-size must be at least 1, not {batch_size}.")
     opened = open_sweep(sweep)
@@ -240,8 +247,8 @@ def derive(
         for kind in kinds:
             stack.enter_context(DirLock(opened.path / kind, what=f"run writing {kind}"))
         try:
-            _run(opened, factory, producers, slots, engine, batch_size, recompute, progress,
-                 ray_address)  # fmt: skip
+            ray = {"address": ray_address, "gpus_per_worker": gpus_per_worker}
+            _run(opened, factory, producers, slots, engine, batch_size, recompute, progress, ray)
         except BaseException:
             for slot in slots:
                 slot.discard_if_empty()
@@ -258,7 +265,7 @@ def _run(
     batch_size: int,
     recompute: bool,
     progress: Progress | None,
-    ray_address: str | None,
+    ray_options: dict[str, Any],
 ) -> None:
     """`derive`'s work under the locks: prepare the slots, compute the batches, swap in."""
     for slot in slots:
@@ -288,9 +295,17 @@ def _run(
         from seedscope.sweep.engines import init_ray
         from seedscope.sweep.pool import ActorPool
 
-        ray = init_ray(ray_address)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        pool = ActorPool(ray, DeriveWorker, (factory,), min(cpus, math.ceil(total / batch_size)))
+        ray = init_ray(ray_options["address"])
+        gpus = float(ray_options["gpus_per_worker"])
+        resources = ray.cluster_resources()
+        fit = int(resources.get("GPU", 0) // gpus) if gpus else int(resources.get("CPU", 1))
+        if fit < 1:
+            raise SeedscopeError(
+                f"the Ray cluster has {resources.get('GPU', 0):g} GPUs, too few for "
+                f"--gpus-per-worker {gpus:g}."
+            )
+        n_actors = min(fit, math.ceil(total / batch_size))
+        pool = ActorPool(ray, DeriveWorker, (factory,), n_actors, num_gpus=gpus)
         for job, tables in pool.map(jobs, lambda a, j: a.compute.remote(j[1], j[2], j[3])):
             write(job[0], tables)
     for slot in slots:
