@@ -88,6 +88,13 @@ def test_h_is_help(command: list[str]) -> None:
     assert short.stdout == long.stdout and "Usage:" in short.stdout
 
 
+@pytest.mark.parametrize("command", [[], ["world"]])
+def test_no_arguments_is_help_and_exits_0(command: list[str]) -> None:
+    proc = _run(command)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == _run([*command, "--help"]).stdout and proc.stderr == ""
+
+
 def test_commands_listed_in_the_order_a_user_meets_them() -> None:
     from seedscope.cli._app import ORDER
 

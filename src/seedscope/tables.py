@@ -99,8 +99,9 @@ class SweepTables(Sweep):
         """One table: keys, `prompt`, `set` and every asked scorer's columns as `scorer.column`.
 
         `names` are scorers (`sky`) or single columns (`world.object_x`); None means every
-        scorer cached. A scorer that lacks rows the images have is an error naming the command
-        to run, unless `allow_missing` (then its columns are null there).
+        scorer cached. Scorers that lack rows the images have are one error listing each with
+        its missing count and the command that fills them, unless `allow_missing` (then their
+        columns are null there).
         """
         wanted: dict[str, list[str] | None] = {}
         for name in names if names is not None else self.scorers():
@@ -116,20 +117,25 @@ class SweepTables(Sweep):
                 f"{self.path} has no scores yet; run `seedscope score {self.path} --scorers ...`."
             )
         out = self._keys(set)
+        tables: dict[str, pa.Table] = {}
+        lacking: dict[str, str] = {}  # scorer -> what it lacks
         for scorer, cols in wanted.items():
             folder = self.path / SCORES_DIR / scorer
             if not (folder / "identity.json").is_file():
-                raise SeedscopeError(
-                    f"no scores for {scorer!r} in {self.path}; run "
-                    f"`seedscope score {self.path} --scorers {scorer}`."
-                )
+                lacking[scorer] = f"{scorer!r} has no scores (all {out.num_rows} images)"
+                continue
             table, _ = read_checked(folder, cols)
             missing = set_difference(out.select(list(KEYS)), table.select(list(KEYS)))
-            if missing and not allow_missing:
-                raise SeedscopeError(
-                    f"{scorer!r} lacks scores for {missing} of {out.num_rows} images; run "
-                    f"`seedscope score {self.path} --scorers {scorer}`."
-                )
+            if missing:
+                lacking[scorer] = f"{scorer!r} lacks scores for {missing} of {out.num_rows} images"
+            tables[scorer] = table
+        # A scorer with no cache at all has no columns to leave null: refused even so.
+        if lacking and (not allow_missing or len(tables) < len(wanted)):
+            raise SeedscopeError(
+                f"{'; '.join(lacking.values())}; run "
+                f"`seedscope score {self.path} --scorers {','.join(lacking)}`."
+            )
+        for scorer, table in tables.items():
             renamed = table.rename_columns(
                 [c if c in KEYS else f"{scorer}.{c}" for c in table.column_names]
             )
@@ -150,7 +156,9 @@ class SweepTables(Sweep):
         have = self.keys()
         missing = set_difference(have, keys)
         if missing:
-            opts = "".join(f" --option {name}.{k}={v}" for k, v in settings.items())
+            from seedscope.plugins import show
+
+            opts = "".join(f" --option {name}.{k}={show(v)}" for k, v in settings.items())
             raise SeedscopeError(
                 f"{missing} of {have.num_rows} images have no {extractor.key} features; run "
                 f"`seedscope score {self.path} --scorers '' --features {name}{opts}`."

@@ -88,6 +88,40 @@ def test_rank_refuses_bad_options(scored: Path, cli: Cli) -> None:
     assert code == 2 and "--permutations" in err and "Traceback" not in err
 
 
+def test_rank_records_its_inputs_and_chooses_among_fid_results(
+    scored: Path, tmp_path: Path, cli: Cli
+) -> None:
+    import shutil
+
+    from seedscope.analysis.io import list_analyses, write_analysis
+    from seedscope.identity import read_identity, table_identity
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(scored, sweep)
+    seeds = list(range(N_SEEDS))
+    for key, producer, fid in (("gram@clean", "gram", 1.0), ("world", "world", 2.0)):
+        t = pa.table({"seed": seeds, "fid": [fid + s for s in seeds]})
+        write_analysis(sweep, "fid_by_seed", t, {"extractor": key, "kid": False},
+                       {"features": {"producer": producer}})  # fmt: skip
+    args = ["rank", str(sweep), "--metric", "fid", "--reps", "50", "--no-fid-intervals", "--json"]
+    code, _, err = cli(args)
+    assert code == 2 and "--fid-extractor gram@clean or --fid-extractor world" in err, err
+    code, _, err = cli([*args, "--fid-extractor", "inception"])
+    assert code == 2 and "no fid_by_seed result of 'inception'" in err and "gram@clean" in err
+    code, out, err = cli([*args, "--fid-extractor", "world"])
+    assert code == 0, err
+    res = json.loads(out)
+    assert {r["seed"] for r in res["golden"]} <= {0, 1, 2}  # lower FID is better: low seeds
+    rank_file = Path(res["files"][0])
+    inputs = table_identity(pq.read_schema(rank_file).metadata).inputs
+    world = [
+        i for _, i in list_analyses(sweep, "fid_by_seed") if i.settings["extractor"] == "world"
+    ]
+    assert inputs["fid_by_seed"] == world[0].digest
+    for name in ("grayscale", "composition"):
+        assert inputs["scorers"][name] == read_identity(sweep / "scores" / name).digest
+
+
 def test_layout_map_and_composition(scored: Path, cli: Cli) -> None:
     code, out, err = cli(
         ["map", str(scored), "--by", "layout", "--clusters", "2", "--perplexity", "2", "--json"]

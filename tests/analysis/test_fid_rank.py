@@ -13,7 +13,12 @@ from scipy import stats as sps
 
 from fixtures.cli import Cli
 from fixtures.sweepdir import write_features, write_sweep
-from seedscope.analysis.fid_interval import fid_kid_intervals, fid_streamed, prompt_blocks
+from seedscope.analysis.fid_interval import (
+    fid_kid_intervals,
+    fid_streamed,
+    kid_streamed,
+    prompt_blocks,
+)
 from seedscope.analysis.rank import _heldout_set_metric
 from seedscope.metrics.functional import statistics
 
@@ -64,6 +69,33 @@ def test_streamed_fid_equals_the_in_memory_jackknife_on_all_prompts_and_each_set
     rows = (sd == s) & np.isin(pid, prompts[in_a & (cells != j)])
     one = fid_kid_intervals(pid[rows], sd[rows], x[rows], mu, cov, None, blocks=2)["fid"][0]
     assert a[f"fid_loo{j}"][1] == pytest.approx(one, rel=1e-7)
+
+
+def test_streamed_kid_equals_the_in_memory_jackknife_on_all_prompts_and_each_set() -> None:
+    rng = np.random.default_rng(2)
+    dim, n_p, seeds = 6, 20, np.array([1, 4, 5])
+    pid, sd = (g.ravel() for g in np.meshgrid(np.arange(n_p), seeds, indexing="ij"))
+    x = rng.normal(size=(len(pid), dim)) + 0.3 * sd[:, None]
+    order = rng.permutation(len(pid))
+    pid, sd, x = pid[order], sd[order], x[order]
+    ref = rng.normal(size=(50, dim))
+    mu, cov = statistics(ref)
+    prompts = np.arange(n_p)
+    in_a = prompts % 2 == 0
+    cells, k = prompt_blocks(prompts, in_a, 3, rng_seed=4)
+    full, a, b = kid_streamed(
+        _reader(pid, sd, x, 5), seeds, prompts, cells, k, ref, level=0.9, memory_bytes=1
+    )
+    kw = {"level": 0.9}
+    for got, m, c in (
+        (full, np.ones(len(pid), bool), cells % k),
+        (a, np.isin(pid, prompts[in_a]), cells[in_a]),
+        (b, np.isin(pid, prompts[~in_a]), cells[~in_a]),
+    ):
+        want = fid_kid_intervals(pid[m], sd[m], x[m], mu, cov, ref, block_of_prompt=c, **kw)
+        assert (got["seed"] == want["seed"]).all()
+        for col in ("kid", "kid_lo", "kid_hi", "kid_se"):
+            assert got[col] == pytest.approx(want[col], rel=1e-7, abs=1e-12), col
 
 
 def test_heldout_set_metric_uses_the_level() -> None:
@@ -133,6 +165,7 @@ def test_rank_by_fid_end_to_end(featured: tuple[Path, Path, np.ndarray], cli: Cl
     # The streamed FID on all prompts equals fid-seeds' in-memory FID (fid_by_group).
     assert table["fid"].to_numpy() == pytest.approx(seeds_fid["fid"].to_numpy(), rel=1e-6)
     assert table["kid"].to_numpy() == pytest.approx(seeds_fid["kid"].to_numpy())
+    assert (table["kid_lo"] < table["kid"]).all() and (table["kid"] < table["kid_hi"]).all()
     assert (table["n_images"] == N_PROMPTS).all()
     t = res["tests"]["heldout"]
     half = (t["gap_heldout_hi"] - t["gap_heldout_lo"]) / 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -52,3 +54,25 @@ def test_world_adherence_accuracy(world_scenes: list) -> None:
     truth_x = np.array([s.obj.cx / 64 for s, _, _ in scenes])
     got_x = np.array([r["object_x"] for r in rows])
     assert np.median(np.abs(truth_x - got_x)) < 0.03
+
+
+def test_other_detector_weights_are_another_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    detect = pytest.importorskip("seedscope.world.detect")
+    import torch
+    from safetensors.torch import save_file
+
+    if not detect.DETECTOR_PATH.is_file():
+        pytest.skip("no bundled detector weights")
+    shipped = (get_scorer("world").identity, get_extractor("world").identity)
+    assert all(len(i.settings["weights"]) == 16 for i in shipped)
+    torch.manual_seed(1)
+    other = tmp_path / "detector.safetensors"
+    save_file(detect.DetectorNet().state_dict(), str(other))
+    monkeypatch.setattr(detect, "DETECTOR_PATH", other)
+    retrained = (get_scorer("world").identity, get_extractor("world").identity)
+    assert retrained[0] != shipped[0] and retrained[1] != shipped[1]
+    assert retrained[0].settings["weights"] == detect.weights_digest(other)
+    # The same cache folder, so that the old cache is found and refused, not kept beside.
+    assert get_extractor("world").key == "world"

@@ -105,6 +105,52 @@ def find_analysis(sweep: Sweep | str | Path, name: str, **settings: Any) -> tupl
     return found[0]
 
 
+def fid_label(ident: Identity) -> str:
+    """How `--fid-extractor` names a fid_by_seed result: its extractor's cache key."""
+    return str(ident.settings.get("extractor", ident.producer))
+
+
+def choose_fid_by_seed(
+    sweep: Sweep | str | Path, extractor: str | None = None
+) -> tuple[Path, Identity] | None:
+    """The fid_by_seed result to use: the only one, or the one of `extractor`; None if none.
+
+    `extractor` is a cache key (`inception@clean`) or an extractor name (`inception`). Several
+    results and no choice, or a choice matching none or several, is one sentence naming them.
+    """
+    opened = _opened(sweep)
+    found = list_analyses(opened, "fid_by_seed")
+    if not found:
+        return None
+    labels = sorted({fid_label(i) for _, i in found})
+    if extractor is not None:
+        picked = [
+            (p, i)
+            for p, i in found
+            if extractor in (fid_label(i), (i.inputs.get("features") or {}).get("producer"))
+        ]
+        if not picked:
+            raise SeedscopeError(
+                f"{opened.path} has no fid_by_seed result of {extractor!r}; it has: "
+                f"{', '.join(labels)}."
+            )
+        found = picked
+    if len(found) > 1:
+        names = sorted({fid_label(i) for _, i in found})
+        if len(names) > 1:
+            raise SeedscopeError(
+                f"{opened.path} has {len(found)} fid_by_seed results; choose one with "
+                + " or ".join(f"--fid-extractor {n}" for n in names)
+                + "."
+            )
+        files = ", ".join(p.name for p, _ in found)
+        raise SeedscopeError(
+            f"{opened.path} has {len(found)} fid_by_seed results of {names[0]} (other references "
+            f"or KID settings: {files}); move away the ones not wanted."
+        )
+    return found[0]
+
+
 def read_analysis(sweep: Sweep | str | Path, name: str, **settings: Any) -> pa.Table:
     """The table of the one result of `name` matching `settings` (see `find_analysis`)."""
     path, _ = find_analysis(sweep, name, **settings)

@@ -73,6 +73,8 @@ class RankSettings:
     fid_intervals: bool = True
     fid_blocks: int = 10
     columns: tuple[str, ...] = field(default_factory=tuple)
+    fid_extractor: str | None = None
+    """Which fid_by_seed result to read when there are several (its extractor key or name)."""
 
     def __post_init__(self) -> None:
         if self.test not in TESTS:

@@ -27,6 +27,7 @@ from seedscope.analysis.maps import MapSettings, image_properties, name_clusters
 from seedscope.analysis.rank import RankSettings, rank_seeds, score_columns, score_grids
 from seedscope.analysis.tables import features, scores_frame
 from seedscope.errors import SeedscopeError
+from seedscope.identity import Identity
 from seedscope.tables import SweepTables as Sweep
 from seedscope.tables import open_sweep
 
@@ -52,40 +53,48 @@ def _jsonable(x: Any) -> Any:
 
 
 def _inputs(sweep: Sweep, df: pd.DataFrame) -> dict[str, Any]:
-    scorers = sorted({c.split(".", 1)[0] for c in df.columns if "." in c})
+    """What an analysis of `df` read: the sweep and each scorer's cache identity digest."""
+    from seedscope.identity import read_identity
+
+    scorers = {}
+    for name in sorted({c.split(".", 1)[0] for c in df.columns if "." in c}):
+        ident = read_identity(sweep.path / "scores" / name)
+        scorers[name] = None if ident is None else ident.digest
     return {"sweep": str(sweep.path), "scorers": scorers, "rows": len(df)}
 
 
-def _fid_table(
-    sweep: Sweep, settings: RankSettings, set_a: np.ndarray | None
-) -> tuple[pd.DataFrame | None, tuple[pd.DataFrame, pd.DataFrame] | None, str]:
-    """FID/KID per seed from `fid-seeds`; FID's jackknife intervals on all prompts and each set.
+FidTables = tuple[
+    pd.DataFrame | None, tuple[pd.DataFrame, pd.DataFrame] | None, str, Identity | None
+]
 
-    The features are streamed (`SweepTables.feature_batches`), a group of seeds at a time, and
-    all three FIDs of a seed come from one pass (`fid_streamed`).
+
+def _fid_table(sweep: Sweep, settings: RankSettings, set_a: np.ndarray | None) -> FidTables:
+    """FID/KID per seed from `fid-seeds`; jackknife intervals on all prompts and on each set.
+
+    The features are streamed (`SweepTables.feature_batches`), a group of seeds at a time: all
+    three FIDs of a seed come from one pass (`fid_streamed`), its KIDs from a second
+    (`kid_streamed`, which holds one group's features at a time).
     """
-    from seedscope.analysis.io import list_analyses
+    from seedscope.analysis.io import choose_fid_by_seed
 
-    found = list_analyses(sweep, "fid_by_seed")
-    if not found:
-        return None, None, "no fid_by_seed result (run `seedscope fid-seeds DIR --ref REF`)"
-    if len(found) > 1:
-        log.warning("%d fid_by_seed results; using the newest (%s).", len(found), found[0][0].name)
+    found = choose_fid_by_seed(sweep, settings.fid_extractor)
+    if found is None:
+        return None, None, "no fid_by_seed result (run `seedscope fid-seeds DIR --ref REF`)", None
     import pyarrow.parquet as pq
 
-    path, ident = found[0]
+    path, ident = found
     t = pq.read_table(path).to_pandas()
     points = t[[c for c in ("seed", "fid", "kid") if c in t.columns]]
     if not settings.fid_intervals:
-        return points, None, "FID/KID without intervals (--no-fid-intervals)"
+        return points, None, "FID/KID without intervals (--no-fid-intervals)", ident
     try:
-        from seedscope.analysis.fid_interval import fid_streamed, prompt_blocks
-        from seedscope.features import get_extractor
+        from seedscope.analysis.fid_interval import fid_streamed, kid_streamed, prompt_blocks
+        from seedscope.features import extractor_options, get_extractor
         from seedscope.metrics.reference import load_reference
 
         info = ident.to_dict()
         feat_id = info["inputs"]["features"]
-        opts = {k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")}
+        opts = extractor_options(feat_id["settings"])
         ex = get_extractor(feat_id["producer"], **opts)
         ref = load_reference(info["inputs"]["reference"], ex, allow_small=True)
         pids = sweep.prompts()["prompt_id"].to_numpy()
@@ -96,22 +105,28 @@ def _fid_table(
             return sweep.feature_batches(feat_id["producer"], seeds=group, **opts)
 
         seeds = points["seed"].to_numpy()
-        full, a, b = (
+        views = [
             pd.DataFrame(d)
             for d in fid_streamed(
                 read, seeds, pids, cells, k, ref.mean, ref.cov, level=settings.level
             )
-        )
-        if "kid" in points.columns:
-            full = full.merge(points[["seed", "kid"]], on="seed", how="left")
-        note = (
-            f"FID with delete-one-of-{k}-prompt-blocks jackknife t intervals (features streamed)"
-            + ("; KID from fid-seeds, without an interval" if "kid" in points.columns else "")
-        )
-        return full, (a, b) if set_a is not None else None, note
+        ]
+        note = f"FID with delete-one-of-{k}-prompt-blocks jackknife t intervals (features streamed)"
+        if "kid" in points.columns and ref.features is not None:
+            kids = kid_streamed(read, seeds, pids, cells, k, ref.features, level=settings.level)
+            views = [
+                v.merge(pd.DataFrame(kd), on="seed", how="left")
+                for v, kd in zip(views, kids, strict=True)
+            ]
+            note += "; KID likewise"
+        elif "kid" in points.columns:
+            views[0] = views[0].merge(points[["seed", "kid"]], on="seed", how="left")
+            note += "; KID from fid-seeds, without an interval (the reference keeps no features)"
+        full, a, b = views
+        return full, (a, b) if set_a is not None else None, note, ident
     except (SeedscopeError, KeyError, OSError, ValueError, TypeError) as err:
-        log.warning("FID intervals not computed: %s", err)
-        return points, None, f"FID/KID without intervals ({err})"
+        log.warning("FID/KID intervals not computed: %s", err)
+        return points, None, f"FID/KID without intervals ({err})", ident
 
 
 def run_rank(
@@ -125,12 +140,14 @@ def run_rank(
     mask, *_ = split_prompts(
         prompts["prompt_id"].to_numpy(), sets, fraction=settings.split, seed=settings.split_seed
     )
-    per_seed, per_set, fid_note = _fid_table(sw, settings, prompts["prompt_id"].to_numpy()[mask])
+    per_seed, per_set, fid_note, fid_id = _fid_table(
+        sw, settings, prompts["prompt_id"].to_numpy()[mask]
+    )
     result = rank_seeds(df, settings, per_seed=per_seed, per_seed_sets=per_set)
     result.summary["fid"] = fid_note
     inputs = _inputs(sw, df)
-    if per_seed is not None:
-        inputs["fid_by_seed"] = True
+    if fid_id is not None:
+        inputs["fid_by_seed"] = fid_id.digest
     s = asdict(settings)
     path = write_analysis(sw, "rank", _arrow(result.table), s, inputs)
     summary = dict(result.summary)

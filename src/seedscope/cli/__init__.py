@@ -48,6 +48,10 @@ def main() -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except click.exceptions.ClickException as err:  # usage errors: click's short usage message
+        # `seedscope` (or a group) with no arguments: the help, on stdout, is not an error.
+        if type(err).__name__ == "NoArgsIsHelpError":  # click >= 8.2; older click exits 0 itself
+            print(err.format_message())
+            sys.exit(0)
         err.show()
         sys.exit(2)
     except KeyboardInterrupt:

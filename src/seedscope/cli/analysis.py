@@ -59,6 +59,13 @@ def rank(
         typer.Option(help="Jackknife intervals for FID/KID (needs the features and reference)."),
     ] = True,
     fid_blocks: Annotated[int, typer.Option(help="Prompt blocks of the FID jackknife.")] = 10,
+    fid_extractor: Annotated[
+        str | None,
+        typer.Option(
+            help="The fid_by_seed result to use when fid-seeds ran with several extractors "
+            "(e.g. inception@clean, or inception)."
+        ),
+    ] = None,
     plots: Annotated[bool, typer.Option(help="Write the PNG + SVG figure.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -79,6 +86,7 @@ def rank(
         permutations=permutations,
         fid_intervals=fid_intervals,
         fid_blocks=fid_blocks,
+        fid_extractor=fid_extractor,
     )
     res = run_rank(sweep, settings, make_plots=plots)
     pct = f"{100 * res['level']:g}%"

@@ -55,8 +55,7 @@ def _names(text: str) -> list[str]:
 
 
 def _options(items: list[str]) -> dict[str, dict[str, Any]]:
-    import json
-
+    """`name.option=value` items by name; values stay text, cast later to the option's type."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, eq, value = item.partition("=")
@@ -66,11 +65,7 @@ def _options(items: list[str]) -> dict[str, dict[str, Any]]:
                 f"bad --option {item!r}; write it as scorer.option=value, "
                 "e.g. grayscale.threshold=6."
             )
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = value
-        out.setdefault(scorer, {})[opt] = parsed
+        out.setdefault(scorer, {})[opt] = value
     return out
 
 
@@ -88,6 +83,13 @@ def score(
         str, typer.Option(help="Comma-separated feature extractors to compute and cache too.")
     ] = "",
     engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)."),
+    ] = None,
+    gpus_per_worker: Annotated[
+        float, typer.Option(help="GPUs per Ray actor (then one actor per GPU share).")
+    ] = 0.0,
     batch_size: Annotated[int, typer.Option(help="Images per shard.")] = 64,
     recompute: Annotated[
         bool,
@@ -129,6 +131,8 @@ def score(
             batch_size=batch_size,
             recompute=recompute,
             progress=update,
+            ray_address=ray_address,
+            gpus_per_worker=gpus_per_worker,
         )
     if json_:
         import json

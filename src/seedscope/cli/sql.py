@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from seedscope.cli._app import app
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as None (JSON null): JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 @app.command()
@@ -30,19 +42,23 @@ def sql(
     Example: seedscope sql runs/w "select seed, avg(sky::int) from sky group by seed order by 2 desc"
     """
     from seedscope.errors import SeedscopeError
+    from seedscope.sql import catalog
     from seedscope.sql import query as run_query
-    from seedscope.sql import views
     from seedscope.tables import open_sweep
 
     if json_ and csv_:
         raise SeedscopeError("choose one of --json and --csv.")
     if query is None:
-        names = list(views(open_sweep(sweep), with_png))
+        made, refused = catalog(open_sweep(sweep), with_png)
+        for name, why in refused.items():
+            typer.echo(f"warning: no view {name}: {why}.", err=True)
+        names = list(made)
         typer.echo(json.dumps(names) if json_ else "views: " + ", ".join(names))
         return
     columns, rows = run_query(sweep, query, with_png)
     if json_:
-        typer.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str))
+        records = [{c: _finite(v) for c, v in zip(columns, r, strict=True)} for r in rows]
+        typer.echo(json.dumps(records, default=str, allow_nan=False))
     elif csv_:
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)

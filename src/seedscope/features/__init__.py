@@ -29,6 +29,17 @@ def get_extractor(name: str, **options: Any) -> FeatureExtractor:
     return extractor
 
 
+def extractor_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """The constructor options behind an extractor's recorded settings (its identity's).
+
+    The derived entries go (`dim`, the weights digest); `preprocess` is the `resize` option.
+    """
+    out = {k: v for k, v in settings.items() if k not in ("dim", "preprocess", "weights")}
+    if settings.get("preprocess", "none") not in ("none", "native"):
+        out["resize"] = settings["preprocess"]
+    return out
+
+
 def __getattr__(name: str) -> Any:
     if name == "sweep_features":
         from seedscope.features.cache import sweep_features
@@ -37,4 +48,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["GROUP", "FeatureExtractor", "available", "get_extractor", "sweep_features"]
+__all__ = [
+    "GROUP",
+    "FeatureExtractor",
+    "available",
+    "extractor_options",
+    "get_extractor",
+    "sweep_features",
+]

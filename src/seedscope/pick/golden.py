@@ -210,13 +210,13 @@ def fid_inputs(sw: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     """(prompt ids, seeds, features, reference) behind the sweep's `fid_by_seed` result: the
     extractor's cached features and the reference that `seedscope fid-seeds` used."""
     from seedscope.analysis.io import find_analysis
-    from seedscope.features import get_extractor
+    from seedscope.features import extractor_options, get_extractor
     from seedscope.metrics.reference import load_reference
 
     _, ident = find_analysis(sw, "fid_by_seed")
     info = ident.to_dict()
     feat_id = info["inputs"]["features"]
-    kw = {k: v for k, v in feat_id["settings"].items() if k not in ("dim", "preprocess")}
+    kw = extractor_options(feat_id["settings"])
     extractor = get_extractor(feat_id["producer"], **kw)
     ref = load_reference(info["inputs"]["reference"], extractor, allow_small=True)
     keys, x = sw.features(feat_id["producer"], **kw)

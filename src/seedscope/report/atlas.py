@@ -24,6 +24,7 @@ from PIL import Image
 from seedscope.errors import SeedscopeError
 from seedscope.report import figures
 from seedscope.store import Sweep, atomic_write_bytes, open_sweep
+from seedscope.world.grammar import MODES as WORLD_MODES
 
 log = logging.getLogger(__name__)
 
@@ -321,8 +322,8 @@ def _decides(sw: Sweep, res: _Results, imgs: _Images, s: ReportSettings) -> dict
     }
 
 
-MODES = ("grayscale", "border", "sky", "text", "object_x", "object_area")
-"""The modes of the study's section 'what the seed decides' (style modes, then layout)."""
+MODES = (*WORLD_MODES, "object_x", "object_area")
+"""The modes of the study's section 'what the seed decides' (the world's style modes, then layout)."""
 
 
 def _mode_columns(decided: list[str], ranked: list[str]) -> list[str]:

@@ -67,12 +67,15 @@ def score_sweep(
     batch_size: int = 64,
     recompute: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    ray_address: str | None = None,
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Score (and extract features of) the images not done yet; new rows by scorer / feature folder.
 
     Every batch is written as one Parquet shard per scorer under DIR/scores/<scorer>/ (and
     per extractor under DIR/features/<key>/), atomically, so a killed run resumes. A cache
-    made with other settings or another version is refused unless `recompute`.
+    made with other settings or another version is refused unless `recompute`. On Ray,
+    `ray_address` and `gpus_per_worker` go to the actor pool (see `derive`).
     """
     if not names and not features:
         raise SeedscopeError("no scorers given; name some with --scorers.")
@@ -84,6 +87,8 @@ def score_sweep(
         batch_size=batch_size,
         recompute=recompute,
         progress=progress,
+        ray_address=ray_address,
+        gpus_per_worker=gpus_per_worker,
     )
     # Scorers by name; feature caches by their folder, since a scorer and an extractor may share
     # a name (`world`).

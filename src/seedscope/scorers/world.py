@@ -32,6 +32,12 @@ class WorldAdherenceScorer(Scorer):
         ]
     )
 
+    def settings(self) -> dict[str, Any]:
+        """The digest of the detector weights: another detector gives other numbers."""
+        from seedscope.world.detect import weights_digest
+
+        return {**super().settings(), "weights": weights_digest()}
+
     def score(
         self, images: Sequence[Image.Image], context: Context | None = None
     ) -> list[dict[str, Any]]:

@@ -107,6 +107,14 @@ class _Slot:
     write_to: Path
     done: set[Key]
     written: int = 0
+    created: bool = False
+
+    def discard_if_empty(self) -> None:
+        """After a failed run: remove a folder this run made (or a staging one) with no rows."""
+        if not (self.created or self.write_to != self.target) or not self.write_to.is_dir():
+            return
+        if not shard_paths(self.write_to, ""):
+            shutil.rmtree(self.write_to, ignore_errors=True)
 
     def prepare(self, recompute: bool) -> None:
         """Check (or, recomputing, stage) the folder and read the keys already written."""
@@ -118,13 +126,13 @@ class _Slot:
                 shutil.rmtree(self.write_to)
         else:
             found = read_identity(self.target)
-            if (found is None and shard_paths(self.target, "")) or (
-                found is not None and found != wanted
-            ):
+            rows = bool(shard_paths(self.target, ""))
+            if (found is None and rows) or (found is not None and found != wanted and rows):
                 raise stale_error(self.target, found, wanted)
+        self.created = not self.write_to.exists()
         self.write_to.mkdir(parents=True, exist_ok=True)
         remove_temp_files(self.write_to)
-        if read_identity(self.write_to) is None:
+        if read_identity(self.write_to) != wanted:  # none yet, or another one's with no rows
             write_identity(self.write_to, wanted)
         keys = read_table(self.write_to, "", columns=KEYS)
         self.done = set() if keys is None else set(key_pairs(keys))
@@ -206,13 +214,20 @@ def derive(
     recompute: bool = False,
     progress: Progress | None = None,
     ray_address: str | None = None,
+    gpus_per_worker: float = 0.0,
 ) -> dict[str, int]:
     """Compute every producer's missing rows; returns rows written now by folder.
 
-    `progress(done, total)` counts images needing work (an image lacked by any producer).
+    `progress(done, total)` counts images needing work (an image lacked by any producer). On
+    Ray (`engine="ray"`), `ray_address` names the cluster (default RAY_ADDRESS, else a local
+    one) and `gpus_per_worker` reserves GPUs for each actor (then as many actors as GPUs fit).
     """
     if engine not in ("local", "ray"):
         raise SeedscopeError(f"unknown engine {engine!r}; use local or ray.")
+    if engine != "ray" and (ray_address is not None or gpus_per_worker):
+        raise SeedscopeError("--ray-address and --gpus-per-worker need --engine ray.")
+    if gpus_per_worker < 0:
+        raise SeedscopeError(f"--gpus-per-worker must be 0 or more, not {gpus_per_worker}.")
     if batch_size < 1:
         raise SeedscopeError(f"--batch-size must be at least 1, not {batch_size}.")
     opened = open_sweep(sweep)
@@ -231,41 +246,68 @@ def derive(
     with contextlib.ExitStack() as stack:
         for kind in kinds:
             stack.enter_context(DirLock(opened.path / kind, what=f"run writing {kind}"))
-        for slot in slots:
-            slot.prepare(recompute)
-        all_keys = key_pairs(opened.keys())
-        total = sum(1 for k in all_keys if any(k not in s.done for s in slots))
-        log.info("%d of %d images need work", total, len(all_keys))
-        if progress is not None:
-            progress(0, total)
-        by_folder = {s.producer.folder: s for s in slots}
-        finished = 0
-
-        def write(keys: list[Key], tables: dict[str, pa.Table]) -> None:
-            nonlocal finished
-            for folder, table in tables.items():
-                by_folder[folder].write(keys, table)
-            finished += len(keys)
-            if progress is not None:
-                progress(finished, total)
-
-        jobs = _jobs(opened, slots, batch_size)
-        if engine == "local":
-            for keys, todo, pngs, prompts in jobs:
-                picked = [p for p in producers if p.folder in todo]
-                write(keys, compute_batch(picked, pngs, prompts))
-        elif total:
-            from seedscope.sweep.engines import init_ray
-            from seedscope.sweep.pool import ActorPool
-
-            ray = init_ray(ray_address)
-            cpus = int(ray.cluster_resources().get("CPU", 1))
-            pool = ActorPool(
-                ray, DeriveWorker, (factory,), min(cpus, math.ceil(total / batch_size))
-            )
-            for job, tables in pool.map(jobs, lambda a, j: a.compute.remote(j[1], j[2], j[3])):
-                write(job[0], tables)
-        for slot in slots:
-            compact_parts(slot.write_to)
-            slot.finish()
+        try:
+            ray = {"address": ray_address, "gpus_per_worker": gpus_per_worker}
+            _run(opened, factory, producers, slots, engine, batch_size, recompute, progress, ray)
+        except BaseException:
+            for slot in slots:
+                slot.discard_if_empty()
+            raise
     return {s.producer.folder: s.written for s in slots}
+
+
+def _run(
+    opened: Sweep,
+    factory: Factory,
+    producers: Sequence[Producer],
+    slots: Sequence[_Slot],
+    engine: str,
+    batch_size: int,
+    recompute: bool,
+    progress: Progress | None,
+    ray_options: dict[str, Any],
+) -> None:
+    """`derive`'s work under the locks: prepare the slots, compute the batches, swap in."""
+    for slot in slots:
+        slot.prepare(recompute)
+    all_keys = key_pairs(opened.keys())
+    total = sum(1 for k in all_keys if any(k not in s.done for s in slots))
+    log.info("%d of %d images need work", total, len(all_keys))
+    if progress is not None:
+        progress(0, total)
+    by_folder = {s.producer.folder: s for s in slots}
+    finished = 0
+
+    def write(keys: list[Key], tables: dict[str, pa.Table]) -> None:
+        nonlocal finished
+        for folder, table in tables.items():
+            by_folder[folder].write(keys, table)
+        finished += len(keys)
+        if progress is not None:
+            progress(finished, total)
+
+    jobs = _jobs(opened, slots, batch_size)
+    if engine == "local":
+        for keys, todo, pngs, prompts in jobs:
+            picked = [p for p in producers if p.folder in todo]
+            write(keys, compute_batch(picked, pngs, prompts))
+    elif total:
+        from seedscope.sweep.engines import init_ray
+        from seedscope.sweep.pool import ActorPool
+
+        ray = init_ray(ray_options["address"])
+        gpus = float(ray_options["gpus_per_worker"])
+        resources = ray.cluster_resources()
+        fit = int(resources.get("GPU", 0) // gpus) if gpus else int(resources.get("CPU", 1))
+        if fit < 1:
+            raise SeedscopeError(
+                f"the Ray cluster has {resources.get('GPU', 0):g} GPUs, too few for "
+                f"--gpus-per-worker {gpus:g}."
+            )
+        n_actors = min(fit, math.ceil(total / batch_size))
+        pool = ActorPool(ray, DeriveWorker, (factory,), n_actors, num_gpus=gpus)
+        for job, tables in pool.map(jobs, lambda a, j: a.compute.remote(j[1], j[2], j[3])):
+            write(job[0], tables)
+    for slot in slots:
+        compact_parts(slot.write_to)
+        slot.finish()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import time
@@ -169,7 +170,7 @@ def render_labelled(n: int, seed: int) -> dict[str, np.ndarray]:
         masks.append(m)
         cats.append(CATEGORIES.index(scene.obj.category))
         cols.append(COLOUR_NAMES.index(scene.obj.colour))
-        modes.append([scene.grayscale, scene.border, scene.sky, scene.text is not None])
+        modes.append(list(scene.modes().values()))
     return {
         "images": np.stack(imgs),
         "masks": np.stack(masks),
@@ -285,6 +286,32 @@ def accuracy(detector: WorldDetector, n: int = 500, seed: int = 12345) -> dict[s
         res[f"{mode}_recall"] = float(pred[truth].mean()) if truth.any() else float("nan")
         res[f"{mode}_precision"] = float(truth[pred].mean()) if pred.any() else float("nan")
     return res
+
+
+def weights_digest(path: Path | None = None) -> str:
+    """Short sha256 (16 hex digits) of the detector weights file: part of every world identity.
+
+    Hashed once per file version (path, size, modification time), so it costs one read.
+    """
+    p = Path(path or DETECTOR_PATH).resolve()
+    try:
+        st = p.stat()
+    except OSError as err:
+        from seedscope.errors import SeedscopeError
+
+        raise SeedscopeError(
+            f"the world detector weights are missing at {p}; run `seedscope world train --part detector`."
+        ) from err
+    return _digest(str(p), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)

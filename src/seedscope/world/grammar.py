@@ -132,6 +132,13 @@ class Scene:
         }
         return d
 
+    def modes(self) -> dict[str, bool]:
+        """Whether each of MODES is present (text: any text drawn), in MODES order."""
+        return {
+            m: getattr(self, m) is not None if m == "text" else bool(getattr(self, m))
+            for m in MODES
+        }
+
 
 @dataclass(frozen=True)
 class Prompt:
