@@ -196,6 +196,63 @@ def test_classifier_stays_at_chance_when_images_carry_no_seed() -> None:
     assert result.test_ci[0] < 0.25  # no evidence of even twice chance
 
 
+def test_matched_filter_start_is_the_cosine_argmax() -> None:
+    # Independent implementation: numpy cosine of each latent with each seed's noise.
+    from seedscope.analysis.classify import SeedNet
+    from seedscope.analysis.identify import candidate_noise
+
+    seeds, shape = [5, 17, 2024, 9], (4, 8, 8)
+    noise = candidate_noise(seeds, shape)
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 4, 40)
+    x = 0.3 * noise.numpy()[truth] + rng.normal(0, 1, (40, 256)) + 0.5
+    net = SeedNet(4, (8, 8), width=4, in_channels=4, skip=True)
+    net.skip_scale.fill_(0.25)
+    net.init_matched_filter(noise)
+    latents = torch.from_numpy(x.reshape(40, *shape)).float()
+    logits = net.eval()(latents).detach().numpy()
+    n = noise.numpy()
+    cos = (x @ n.T) / np.linalg.norm(x, axis=1, keepdims=True) / np.linalg.norm(n, axis=1)
+    expected = cos * np.linalg.norm(x, axis=1, keepdims=True) * 0.25
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+    assert (logits.argmax(1) == cos.argmax(1)).all()
+    with pytest.raises(ValueError):
+        SeedNet(4, 8).init_matched_filter(noise)
+
+
+def test_latent_input_with_noise_start_finds_what_the_pixels_lack() -> None:
+    # Pixels carry no seed; the "latents" carry each seed's initial noise under prompt content.
+    from seedscope.analysis.identify import candidate_noise
+
+    keys, pixels = _synthetic(12, 8, planted=False)
+    seeds = sorted(set(keys["seed"]))
+    shape = (4, 8, 8)
+    noise = candidate_noise(seeds, shape).numpy().reshape(len(seeds), *shape)
+    rng = np.random.default_rng(5)
+    content = rng.normal(0, 1, (12, *shape))
+    label = keys["seed"].map({s: i for i, s in enumerate(seeds)}).to_numpy()
+    latents = 0.3 * noise[label] + content[keys["prompt_id"].to_numpy()]
+    latents = np.ascontiguousarray(latents.transpose(0, 2, 3, 1)).astype(np.float32)
+    fast = {**FAST, "epochs": 3}
+    spec = ClassifySpec(
+        train_set="a",
+        test_set="b",
+        curve=(),
+        input_mode="latent",
+        init_from_noise=True,
+        **fast,  # type: ignore[arg-type]
+    )
+    result = classify(keys, pixels, spec, latents=latents, noise=candidate_noise)
+    assert result.test_accuracy >= 0.9
+    assert result.pixel_accuracy < 0.35  # the pixel CNN, trained beside it, stays near chance
+    assert result.latent_shape == shape
+    assert list(result.history["epoch"]) == [0, 1, 2, 3]  # epoch 0: the matched filter
+    assert result.summary()["input"] == "latent"
+    assert "pixel_cnn_predicted" in result.predictions
+    with pytest.raises(SeedscopeError, match="one latent per image"):
+        classify(keys, pixels, spec)
+
+
 def test_classify_refuses_a_single_seed() -> None:
     keys, pixels = _synthetic(6, 1, planted=True)
     with pytest.raises(SeedscopeError, match="needs at least two"):
@@ -207,7 +264,9 @@ def test_classify_refuses_a_single_seed() -> None:
 WORDS = ["cat", "dog", "car", "tree", "house", "bird", "boat", "sea", "city", "man", "sky", "red"]
 
 
-def _tiny_sweep(tmp: Path, model: Path, n_prompts: int, seeds: str) -> Path:
+def _tiny_sweep(
+    tmp: Path, model: Path | str, n_prompts: int, seeds: str, side: int = TINY_SIZE, steps: int = 2
+) -> Path:
     from seedscope.sweep import SweepOptions, run_sweep
 
     lines = ["id,prompt,set"] + [
@@ -222,9 +281,9 @@ def _tiny_sweep(tmp: Path, model: Path, n_prompts: int, seeds: str) -> Path:
         prompts=str(prompts),
         seeds=seeds,
         out=str(out),
-        steps=2,
-        height=TINY_SIZE,
-        width=TINY_SIZE,
+        steps=steps,
+        height=side,
+        width=side,
         batch_size=16,
     )
     run_sweep(options)
@@ -284,6 +343,21 @@ def test_cli_classify_json(tiny_sweep: Path, cli: Cli) -> None:
     assert len(summary["history"]) == 4
 
 
+def test_cli_classify_latent_json(tiny_sweep: Path, tiny_sd_dir: Path, cli: Cli) -> None:
+    fast = ["--size", "16", "--width", "8", "--epochs", "2", "--curve", ""]
+    args = ["classify", str(tiny_sweep), "--split", "0.5", *fast, "--json", "--quiet", "--no-plots"]
+    code, out, err = cli([*args, "--input", "latent"])
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["input"] == "latent"
+    assert Path(summary["vae_model"]).resolve() == tiny_sd_dir.resolve()  # the sweep's own model
+    assert summary["latent_shape"] == [4, TINY_SIZE // 2, TINY_SIZE // 2]
+    schema = pq.read_schema(summary["paths"]["classify_seeds"])
+    meta = json.loads(schema.metadata[b"seedscope.identity"])
+    assert meta["settings"]["input_mode"] == "latent"
+    assert meta["inputs"]["vae_model"] == summary["vae_model"]
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -316,3 +390,36 @@ def test_cli_classify_refuses_one_seed(tiny_sd_dir: Path, tmp_path: Path, cli: C
     assert code == 2
     assert "needs at least two" in err
     assert not (sweep / "analysis").exists()
+
+
+# --- The bundled world model: the seeds' noise survives in the VAE latent -------------------
+
+
+@pytest.fixture(scope="module")
+def world_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 prompts (sets a/b) × 8 seeds of the bundled world model, 64×64, 4 DDIM steps."""
+    return _tiny_sweep(tmp_path_factory.mktemp("world"), "world", 8, "0-7", side=64, steps=4)
+
+
+@pytest.mark.slow
+def test_latent_noise_start_beats_the_pixel_cnn_on_a_world_sweep(world_sweep: Path) -> None:
+    base = {**FAST, "curve": (), "train_set": "a", "test_set": "b"}
+    pixel = run_classify(world_sweep, ClassifySpec(**base), plots=False)  # type: ignore[arg-type]
+    spec = ClassifySpec(**base, input_mode="latent", init_from_noise=True)  # type: ignore[arg-type]
+    latent = run_classify(world_sweep, spec, plots=False)
+    assert latent.chance == pytest.approx(1 / 8)
+    assert latent.test_accuracy >= pixel.test_accuracy
+    assert latent.test_accuracy >= 0.9  # chance is 12.5%
+    assert latent.latent_shape == (4, 32, 32) and latent.vae_model == "world"
+    # The pixel CNN reported beside it is the pixel run's own network.
+    assert latent.pixel_accuracy == pytest.approx(pixel.test_accuracy)
+    # Results of the two input modes have different identities: no file is shared.
+    assert not set(pixel.paths.values()) & set(latent.paths.values())
+    for result, mode in ((pixel, "pixels"), (latent, "latent")):
+        schema = pq.read_schema(result.paths["classify_history"])
+        meta = json.loads(schema.metadata[b"seedscope.identity"])
+        assert meta["settings"]["input_mode"] == mode
+    model, labels = load_seed_net(latent.paths["weights"])
+    assert labels == list(range(8)) and model.skip is not None
+    state = latent.model.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())

@@ -89,6 +89,33 @@ def test_chunks_and_ranges_do_not_change_the_answer() -> None:
         assert a.z == pytest.approx(b.z, rel=1e-9)
 
 
+def test_parallel_scan_equals_the_serial_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two spawned worker processes over two ranges give the serial scan's answers.
+    import seedscope.analysis.identify as identify
+
+    used: list[int] = []
+
+    class Pool(identify.ProcessPoolExecutor):
+        def __init__(self, workers: int, *args: object) -> None:
+            used.append(workers)
+            super().__init__(workers, *args)  # type: ignore[arg-type]
+
+    queries = torch.cat([_planted([7, 2600, 5321], 0.4), torch.randn(1, *SHAPE)])
+    ranges = [range(0, 3000), range(5000, 5400)]
+    serial = identify_latents(queries, ranges, ScanSettings(chunk=256, workers=1))
+    monkeypatch.setattr(identify, "MIN_SEEDS_PER_WORKER", 100)
+    monkeypatch.setattr(identify, "ProcessPoolExecutor", Pool)
+    parallel = identify_latents(queries, ranges, ScanSettings(chunk=256, workers=2))
+    assert used == [2]
+    for a, b in zip(serial, parallel, strict=True):
+        assert (a.seed, a.best_seed, a.runner_up_seed) == (b.seed, b.best_seed, b.runner_up_seed)
+        assert a.n_candidates == b.n_candidates == 3400
+        assert a.cosine == pytest.approx(b.cosine, abs=1e-6)
+        assert a.z == pytest.approx(b.z, rel=1e-6)
+        assert a.null_std == pytest.approx(b.null_std, rel=1e-6)
+    assert [a.seed for a in parallel[:3]] == [7, 2600, 5321]
+
+
 def test_planted_seeds_found_among_ten_thousand() -> None:
     planted = [12, 5003, 9999]
     answers = identify_latents(_planted(planted, 0.45), [range(10_000)], ScanSettings())

@@ -6,6 +6,11 @@ not the prompt. A validation split carved from the training prompts picks the ep
 probe on downsampled pixels (logistic regression) is the baseline beside it; a learning curve
 says how many images per seed it takes. Pure functions over arrays and tables, a frozen
 `ClassifySpec`, and `run_classify(sweep, spec)` that writes ``DIR/analysis/classify_*``.
+
+`input_mode="latent"` is not the study's setting: the images are first encoded with the
+sweep's own model's VAE, and the network (the same CNN, plus a linear layer on the latent
+itself) can start from each seed's initial noise as a matched filter (`init_from_noise`). It
+uses knowledge of the generator; the pixel CNN and the probe are still trained beside it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,7 @@ from seedscope.errors import SeedscopeError
 
 log = logging.getLogger(__name__)
 
+INPUT_MODES = ("pixels", "latent")
 PRODUCER = "classify"
 VERSION = "1"
 Progress = Callable[[str, int, int], None]
@@ -68,6 +74,10 @@ class ClassifySpec:
     top_pairs: int = 10
     n_boot: int = 1000
     """Bootstrap resamples of the test prompts for the accuracy intervals."""
+    input_mode: str = "pixels"
+    """What the network sees: "pixels" (the study's setting) or "latent" (the VAE encoding)."""
+    init_from_noise: bool = False
+    """Latent input only: start the linear layer on the latent as each seed's initial noise."""
 
     def __post_init__(self) -> None:
         if (self.train_set is None) != (self.test_set is None):
@@ -86,6 +96,18 @@ class ClassifySpec:
                 raise SeedscopeError(f"--{name.replace('_', '-')} must be at least 1.")
         if self.size < 4:
             raise SeedscopeError(f"--size must be at least 4 pixels, not {self.size}.")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise SeedscopeError(f"--lr must be a positive number, not {self.lr}.")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise SeedscopeError(f"the weight decay must be at least 0, not {self.weight_decay}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SeedscopeError(f"the dropout must lie in [0, 1), not {self.dropout}.")
+        if self.input_mode not in INPUT_MODES:
+            raise SeedscopeError(
+                f"unknown --input {self.input_mode!r}; use {' or '.join(INPUT_MODES)}."
+            )
+        if self.init_from_noise and self.input_mode != "latent":
+            raise SeedscopeError("--init-from-noise needs --input latent (the noise is a latent).")
         if any(n < 1 for n in self.curve):
             raise SeedscopeError("the learning-curve points must be at least 1 image per seed.")
         object.__setattr__(self, "curve", tuple(sorted({int(n) for n in self.curve})))
@@ -138,6 +160,33 @@ def split_prompts(prompts: pd.DataFrame, spec: ClassifySpec) -> dict[str, np.nda
 # --- Images -----------------------------------------------------------------------------------
 
 
+def _iter_images(sweep: Any) -> Any:
+    """(prompt_id, seed, PIL image) for every image of a sweep, in storage order."""
+    from seedscope.store import decode_png
+
+    for batch in sweep.iter_batches(["prompt_id", "seed", "png"], batch_size=256):
+        pids = batch.column("prompt_id").to_pylist()
+        seeds = batch.column("seed").to_pylist()
+        for pid, seed, png in zip(pids, seeds, batch.column("png").to_pylist(), strict=True):
+            yield int(pid), int(seed), decode_png(png)
+
+
+def _box(image: Any, size: int) -> np.ndarray:
+    from PIL import Image
+
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(image)
+
+
+def _sorted_keys(keys: list[tuple[int, int]], sweep: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    frame = pd.DataFrame(keys, columns=["prompt_id", "seed"])
+    order = np.lexsort((frame["seed"].to_numpy(), frame["prompt_id"].to_numpy()))
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame["set"] = frame["prompt_id"].map(_prompt_sets(sweep))
+    return frame, order
+
+
 def load_pixels(
     sweep: Any, size: int, progress: Progress | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -146,31 +195,55 @@ def load_pixels(
     Returns the keys (prompt_id, seed, set) and the pixels; images of another size are
     resized with a box filter.
     """
-    from PIL import Image
-
-    from seedscope.store import decode_png
-
     total = int(sweep.keys().num_rows)
     keys: list[tuple[int, int]] = []
     pixels = np.empty((total, size, size, 3), np.uint8)
-    i = 0
-    for batch in sweep.iter_batches(["prompt_id", "seed", "png"], batch_size=256):
-        pids = batch.column("prompt_id").to_pylist()
-        seeds = batch.column("seed").to_pylist()
-        for pid, seed, png in zip(pids, seeds, batch.column("png").to_pylist(), strict=True):
-            image = decode_png(png)
-            if image.size != (size, size):
-                image = image.resize((size, size), Image.Resampling.BOX)
-            pixels[i] = np.asarray(image)
-            keys.append((int(pid), int(seed)))
-            i += 1
+    for i, (pid, seed, image) in enumerate(_iter_images(sweep)):
+        pixels[i] = _box(image, size)
+        keys.append((pid, seed))
+        if progress and (i + 1) % 256 == 0:
+            progress("images", i + 1, total)
+    if progress:
+        progress("images", len(keys), total)
+    frame, order = _sorted_keys(keys, sweep)
+    return frame, pixels[: len(keys)][order]
+
+
+def load_latents(
+    sweep: Any,
+    encode: Callable[[np.ndarray], torch.Tensor],
+    size: int,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Every image's VAE latent (float32 N×h×w×C, channels last) and its size × size pixels.
+
+    `encode` maps uint8 (B, H, W, 3) images at the sweep's own size to latents (B, C, h, w);
+    sorted by (prompt_id, seed) like `load_pixels`, whose pixels these are.
+    """
+    total = int(sweep.keys().num_rows)
+    keys: list[tuple[int, int]] = []
+    pixels = np.empty((total, size, size, 3), np.uint8)
+    latents: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+
+    def flush() -> None:
+        z = encode(np.stack(pending)).detach().to("cpu", torch.float32)
+        latents.append(z.permute(0, 2, 3, 1).contiguous().numpy())
+        pending.clear()
         if progress:
-            progress("images", i, total)
-    frame = pd.DataFrame(keys[:i], columns=["prompt_id", "seed"])
-    order = np.lexsort((frame["seed"].to_numpy(), frame["prompt_id"].to_numpy()))
-    frame = frame.iloc[order].reset_index(drop=True)
-    frame["set"] = frame["prompt_id"].map(_prompt_sets(sweep))
-    return frame, pixels[:i][order]
+            progress("encode", len(keys), total)
+
+    for i, (pid, seed, image) in enumerate(_iter_images(sweep)):
+        pending.append(np.asarray(image.convert("RGB")))
+        pixels[i] = _box(image, size)
+        keys.append((pid, seed))
+        if len(pending) == batch_size:
+            flush()
+    if pending:
+        flush()
+    frame, order = _sorted_keys(keys, sweep)
+    return frame, pixels[: len(keys)][order], np.concatenate(latents)[order]
 
 
 def _prompt_sets(sweep: Any) -> dict[int, str | None]:
@@ -202,34 +275,75 @@ class SeedNet(nn.Module):
     """A small CNN: stride-2 conv-BN-ReLU levels down to 4×4, then dropout and a linear layer.
 
     No global pooling: where a pattern sits in the image is part of a seed's fingerprint.
-    Inputs are uint8-range NCHW floats; the training set's channel mean and std are buffers.
+    Inputs are NCHW floats (pixels in 0..255, or latents); the training set's channel mean and
+    std are buffers. With `skip` (latent input) a second linear layer sees the raw flattened
+    input itself, times the buffer `skip_scale`: where the seed's initial noise still lies.
     """
 
     mean: torch.Tensor
     std: torch.Tensor
+    skip_scale: torch.Tensor
 
-    def __init__(self, n_classes: int, size: int = 16, width: int = 64, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_classes: int,
+        size: int | tuple[int, int] = 16,
+        width: int = 64,
+        dropout: float = 0.2,
+        in_channels: int = 3,
+        skip: bool = False,
+    ):
         super().__init__()
         self.n_classes = n_classes
-        self.register_buffer("mean", torch.zeros(1, 3, 1, 1))
-        self.register_buffer("std", torch.ones(1, 3, 1, 1))
+        self.in_channels = in_channels
+        h, w = (size, size) if isinstance(size, int) else size
+        self.register_buffer("mean", torch.zeros(1, in_channels, 1, 1))
+        self.register_buffer("std", torch.ones(1, in_channels, 1, 1))
         layers: list[nn.Module] = []
-        c_in, c_out, side = 3, width, size
-        while side > 4:
+        c_in, c_out, side_h, side_w = in_channels, width, h, w
+        while max(side_h, side_w) > 4:
             layers += [
                 nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False),
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             ]
-            c_in, c_out, side = c_out, min(2 * c_out, 4 * width), (side + 1) // 2
+            c_in, c_out = c_out, min(2 * c_out, 4 * width)
+            side_h, side_w = (side_h + 1) // 2, (side_w + 1) // 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in * side**2, n_classes)
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in * side_h * side_w, n_classes)
         )
+        self.skip = nn.Linear(in_channels * h * w, n_classes) if skip else None
+        self.register_buffer("skip_scale", torch.ones(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of (N, 3, size, size) pixels in 0..255."""
-        return self.head(self.features((x - self.mean) / self.std))
+        """Logits of (N, C, H, W) inputs (pixels in 0..255, or latents)."""
+        out = self.head(self.features((x - self.mean) / self.std))
+        if self.skip is not None:
+            out = out + self.skip(x.flatten(1) * self.skip_scale)
+        return out
+
+    def init_matched_filter(self, noise: torch.Tensor) -> None:
+        """Start as a matched filter: skip rows = each class's unit noise, the CNN head at zero.
+
+        The logits are then cos(x, noise_k) · ‖x‖ · skip_scale, which with skip_scale =
+        √d / ‖x‖ (typical) is each seed's correlation in standard-normal units.
+        """
+        if self.skip is None:
+            raise ValueError("init_matched_filter needs a network built with skip=True")
+        unit = noise.reshape(noise.shape[0], -1).float()
+        unit = unit / unit.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        with torch.no_grad():
+            self.skip.weight.copy_(unit)
+            self.skip.bias.zero_()
+            last = self.head[-1]
+            assert isinstance(last, nn.Linear)
+            last.weight.zero_()
+            last.bias.zero_()
+
+
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _batch(pixels: np.ndarray, idx: np.ndarray | slice, device: torch.device) -> torch.Tensor:
@@ -268,27 +382,55 @@ def train_seed_net(
     test: tuple[np.ndarray, np.ndarray] | None = None,
     steps: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    init_noise: torch.Tensor | None = None,
 ) -> tuple[SeedNet, pd.DataFrame]:
     """Train SeedNet (AdamW, one-cycle learning rate, cross-entropy); keep the best-val epoch.
 
-    `steps` (default: `spec.epochs` passes over `x_train`) is split into `spec.epochs` equal
-    "epochs" at whose ends val/test accuracy is measured; the weights of the epoch with the
-    best validation accuracy (the last epoch without `val`) are returned with the history.
+    `x_train` is channels-last: uint8 pixels (N, H, W, 3) or float latents (N, h, w, C); with
+    `spec.input_mode == "latent"` the network has the linear skip layer on its input, and
+    `init_noise` (n_classes × C·h·w, each class's initial noise) starts it as a matched filter,
+    measured before any step as epoch 0. `steps` (default: `spec.epochs` passes over `x_train`)
+    is split into `spec.epochs` equal "epochs" at whose ends val/test accuracy is measured; the
+    weights of the epoch with the best validation accuracy (the last epoch without `val`; on a
+    tie the later one, or with `init_noise` the earlier one) are returned with the history.
     """
     device = torch.device(device)
     torch.manual_seed(spec.seed)
     rng = np.random.default_rng(spec.seed)
-    model = SeedNet(n_classes, spec.size, spec.width, spec.dropout).to(device)
+    channels = int(x_train.shape[-1])
+    side = (int(x_train.shape[1]), int(x_train.shape[2]))
+    skip = spec.input_mode == "latent"
+    model = SeedNet(n_classes, side, spec.width, spec.dropout, channels, skip).to(device)
     sample = x_train[rng.choice(len(x_train), min(len(x_train), 4096), replace=False)]
-    flat = sample.reshape(-1, 3).astype(np.float64)
-    model.mean.copy_(torch.tensor(flat.mean(0), dtype=torch.float32).view(1, 3, 1, 1))
-    model.std.copy_(torch.tensor(flat.std(0) + 1.0, dtype=torch.float32).view(1, 3, 1, 1))
+    flat = sample.reshape(-1, channels).astype(np.float64)
+    floor = 1.0 if x_train.dtype == np.uint8 else 1e-6
+    view = (1, channels, 1, 1)
+    model.mean.copy_(torch.tensor(flat.mean(0), dtype=torch.float32).view(view))
+    model.std.copy_(torch.tensor(flat.std(0) + floor, dtype=torch.float32).view(view))
+    if skip:
+        norms = np.linalg.norm(sample.reshape(len(sample), -1).astype(np.float64), axis=1)
+        typical = float(np.median(norms)) or 1.0
+        model.skip_scale.fill_(math.sqrt(flat.size / len(sample)) / typical)
+    if init_noise is not None:
+        model.init_matched_filter(init_noise.to(device))
 
     bs = min(spec.batch_size, len(x_train))
     total = steps or spec.epochs * math.ceil(len(x_train) / bs)
     ends = {max(1, round(total * (e + 1) / spec.epochs)): e + 1 for e in range(spec.epochs)}
-    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=total)
+    groups: list[dict[str, Any]] = [{"params": [], "lr": spec.lr}]
+    for name, param in model.named_parameters():
+        if not name.startswith("skip."):
+            groups[0]["params"].append(param)
+    if model.skip is not None:
+        # Adam steps every weight by about lr: scaled to the skip layer's own weights, whose
+        # rows are unit vectors of d entries (about 1/√d each), so that fine-tuning moves the
+        # matched filter by the same relative amount as the convolutions.
+        skip_lr = spec.lr / math.sqrt(model.skip.in_features)
+        groups.append({"params": list(model.skip.parameters()), "lr": skip_lr})
+    opt = torch.optim.AdamW(groups, lr=spec.lr, weight_decay=spec.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[g["lr"] for g in groups], total_steps=total
+    )
     y_all = torch.from_numpy(y_train.astype(np.int64))
     order, pos = rng.permutation(len(x_train)), 0
     rows: list[dict[str, Any]] = []
@@ -296,6 +438,21 @@ def train_seed_net(
     seen = correct = 0
     loss_sum = 0.0
     start = time.perf_counter()
+    if init_noise is not None:
+        # Epoch 0: the matched filter itself, before any training step.
+        rows.append(
+            {
+                "epoch": 0,
+                "step": 0,
+                "train_loss": float("nan"),
+                "train_accuracy": _accuracy(model, (x_train, y_train), device),
+                "val_accuracy": _accuracy(model, val, device) if val else float("nan"),
+                "test_accuracy": _accuracy(model, test, device) if test else float("nan"),
+                "seconds": 0.0,
+            }
+        )
+        if val and len(val[1]):
+            best = (rows[0]["val_accuracy"], _state(model))
     model.train()
     for step in range(1, total + 1):
         if pos + bs > len(order):
@@ -327,8 +484,9 @@ def train_seed_net(
             rows.append(row)
             log.info("epoch %d: %s", row["epoch"], row)
             score = row["val_accuracy"] if val and len(val[1]) else float(step)
-            if best is None or score >= best[0]:
-                best = (score, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            # Ties: the later epoch, but with the noise start the earlier (nearer the filter).
+            if best is None or score > best[0] or (score == best[0] and init_noise is None):
+                best = (score, _state(model))
             seen = correct = 0
             loss_sum = 0.0
             model.train()
@@ -338,7 +496,8 @@ def train_seed_net(
     model.eval()
     chosen = history["val_accuracy"] if val and len(val[1]) else history["step"]
     history["selected"] = False
-    history.loc[int(chosen[::-1].idxmax()), "selected"] = True
+    pick = chosen.idxmax() if init_noise is not None else chosen[::-1].idxmax()
+    history.loc[int(pick), "selected"] = True
     return model, history
 
 
@@ -464,6 +623,13 @@ class ClassifyResult:
     images: dict[str, int] = field(default_factory=dict)
     device: str = "cpu"
     paths: dict[str, str] = field(default_factory=dict)
+    pixel_accuracy: float = float("nan")
+    """The pixel CNN's test accuracy (the same as test_accuracy with pixel input)."""
+    pixel_ci: tuple[float, float] = (float("nan"), float("nan"))
+    latent_shape: tuple[int, ...] | None = None
+    """(C, h, w) of the latents the network saw (latent input), else None."""
+    vae_model: str | None = None
+    """The model whose VAE encoded the images (latent input), else None."""
 
     @property
     def chance(self) -> float:
@@ -473,6 +639,8 @@ class ClassifyResult:
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly summary (what `--json` prints)."""
         return {
+            "input": self.spec.input_mode,
+            "init_from_noise": self.spec.init_from_noise,
             "n_seeds": len(self.seeds),
             "chance": self.chance,
             "prompts": {k: len(v) for k, v in self.prompts.items()},
@@ -481,6 +649,10 @@ class ClassifyResult:
             "test_ci": list(self.test_ci),
             "probe_accuracy": self.probe_accuracy,
             "probe_ci": list(self.probe_ci),
+            "pixel_cnn_accuracy": self.pixel_accuracy,
+            "pixel_cnn_ci": list(self.pixel_ci),
+            "latent_shape": list(self.latent_shape) if self.latent_shape else None,
+            "vae_model": self.vae_model,
             "best_epoch": self.best_epoch,
             "history": _records(self.history),
             "curve": _records(self.curve),
@@ -527,14 +699,24 @@ def classify(
     spec: ClassifySpec,
     device: str = "cpu",
     progress: Progress | None = None,
+    latents: np.ndarray | None = None,
+    noise: Callable[[Sequence[int], tuple[int, ...]], torch.Tensor] | None = None,
 ) -> ClassifyResult:
     """Train and test the seed classifier on images keyed (prompt_id, seed[, set]).
 
     Train/val/test sides are disjoint in prompts (`split_prompts`); test accuracy has a
     bootstrap interval over test prompts; the linear probe and learning curve use the same
-    sides. Pure over its inputs: nothing is written.
+    sides. With `spec.input_mode == "latent"` the network sees `latents` (N, h, w, C, in the
+    order of `keys`) and, with `spec.init_from_noise`, starts from `noise(seeds, (C, h, w))`
+    (each seed's initial noise, flattened); the pixel CNN is then trained beside it on
+    `pixels`. Pure over its inputs: nothing is written.
     """
     dev = check_device(device)
+    latent = spec.input_mode == "latent"
+    if latent and (latents is None or len(latents) != len(pixels)):
+        raise SeedscopeError("latent input needs one latent per image (encode the images first).")
+    if spec.init_from_noise and noise is None:
+        raise SeedscopeError("--init-from-noise needs the seeds' initial noise.")
     seeds = sorted({int(s) for s in keys["seed"]})
     _check_seeds(len(seeds))
     prompts = keys.drop_duplicates("prompt_id")[["prompt_id", *(["set"] if "set" in keys else [])]]
@@ -555,24 +737,47 @@ def classify(
     def bar(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(stage, done, total)) if progress else None
 
+    # What the network sees: pixels, or latents (channels last, like the pixels).
+    inputs = latents if latent and latents is not None else pixels
+    x = {k: inputs[m] for k, m in masks.items()}
+    shape = (int(inputs.shape[3]), int(inputs.shape[1]), int(inputs.shape[2]))
+    init = noise(seeds, shape) if spec.init_from_noise and noise is not None else None
+
     # The network on all training prompts.
     t0 = time.perf_counter()
     model, history = train_seed_net(
-        *data["train"],
+        x["train"],
+        data["train"][1],
         len(seeds),
         spec,
         dev,
-        val=data["val"] if len(data["val"][1]) else None,
-        test=data["test"],
+        val=(x["val"], data["val"][1]) if len(data["val"][1]) else None,
+        test=(x["test"], data["test"][1]),
         progress=bar("train"),
+        init_noise=init,
     )
     seconds["train"] = time.perf_counter() - t0
     steps = int(history["step"].iloc[-1])
     history["chance"] = 1.0 / len(seeds)
     best_epoch = int(history.loc[history["selected"], "epoch"].iloc[0])
-    logits = predict_logits(model, data["test"][0], dev)
+    logits = predict_logits(model, x["test"], dev)
     pred = logits.argmax(1)
     prob = torch.softmax(torch.from_numpy(logits), 1).numpy()
+    pixel_pred = pred
+    if latent:
+        # The study's pixel CNN beside it, with the same settings.
+        t0 = time.perf_counter()
+        pixel_spec = replace(spec, input_mode="pixels", init_from_noise=False)
+        pixel_model, _ = train_seed_net(
+            *data["train"],
+            len(seeds),
+            pixel_spec,
+            dev,
+            val=data["val"] if len(data["val"][1]) else None,
+            progress=bar("pixel CNN"),
+        )
+        pixel_pred = predict_logits(pixel_model, data["test"][0], dev).argmax(1)
+        seconds["pixel_cnn"] = time.perf_counter() - t0
 
     # The linear probe on downsampled pixels.
     t0 = time.perf_counter()
@@ -587,6 +792,8 @@ def classify(
     test_acc, probe_acc = float(hit.mean()), float(probe_hit.mean())
     test_ci = prompt_bootstrap_ci(hit, pid_test, spec.n_boot, spec.seed)
     probe_ci = prompt_bootstrap_ci(probe_hit, pid_test, spec.n_boot, spec.seed)
+    pixel_hit = pixel_pred == y_test
+    pixel_ci = prompt_bootstrap_ci(pixel_hit, pid_test, spec.n_boot, spec.seed)
 
     # Learning curve: n training prompts (= images per seed), the same number of steps.
     t0 = time.perf_counter()
@@ -595,19 +802,20 @@ def classify(
     rows = []
     for n in [n for n in spec.curve if n < n_all]:
         m = np.isin(pid, order[:n])
-        sub_x, sub_y = pixels[m], y[m]
+        sub_y = y[m]
         sub_model, _ = train_seed_net(
-            sub_x,
+            inputs[m],
             sub_y,
             len(seeds),
             spec,
             dev,
-            val=data["val"] if len(data["val"][1]) else None,
+            val=(x["val"], data["val"][1]) if len(data["val"][1]) else None,
             steps=steps,
             progress=bar(f"curve {n}/seed"),
+            init_noise=init,
         )
-        c_hit = predict_logits(sub_model, data["test"][0], dev).argmax(1) == y_test
-        p_hit = linear_probe(downsample(sub_x, spec.probe_size), sub_y, f_test, spec.probe_c)
+        c_hit = predict_logits(sub_model, x["test"], dev).argmax(1) == y_test
+        p_hit = linear_probe(downsample(pixels[m], spec.probe_size), sub_y, f_test, spec.probe_c)
         rows.append(_curve_row(n, int(m.sum()), c_hit, p_hit == y_test, pid_test, spec))
     rows.append(_curve_row(n_all, int(masks["train"].sum()), hit, probe_hit, pid_test, spec))
     curve = pd.DataFrame(rows)
@@ -618,11 +826,17 @@ def classify(
     per_seed["probe_accuracy"] = per_seed_accuracy(seed_arr[y_test], seed_arr[probe_pred], seeds)[
         "accuracy"
     ]
+    if latent:
+        per_seed["pixel_cnn_accuracy"] = per_seed_accuracy(
+            seed_arr[y_test], seed_arr[pixel_pred], seeds
+        )["accuracy"]
     predictions = keys.loc[masks["test"], ["prompt_id", "seed"]].reset_index(drop=True)
     predictions["role"] = "test"
     predictions["predicted"] = seed_arr[pred]
     predictions["probability"] = prob[np.arange(len(pred)), pred].astype(np.float32)
     predictions["probe_predicted"] = seed_arr[probe_pred]
+    if latent:
+        predictions["pixel_cnn_predicted"] = seed_arr[pixel_pred]
     return ClassifyResult(
         spec=spec,
         seeds=seeds,
@@ -641,6 +855,9 @@ def classify(
         seconds=seconds,
         images={k: int(m.sum()) for k, m in masks.items()},
         device=str(dev),
+        pixel_accuracy=float(pixel_hit.mean()),
+        pixel_ci=pixel_ci,
+        latent_shape=shape if latent else None,
     )
 
 
@@ -682,13 +899,19 @@ def save_seed_net(result: ClassifyResult, path: Path, identity: str) -> Path:
     from seedscope.store import atomic_write_bytes
 
     state = {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()}
+    model = result.model
     meta = {
         "seedscope.identity": identity,
         "seeds": json.dumps(result.seeds),
         "size": str(result.spec.size),
         "width": str(result.spec.width),
         "dropout": str(result.spec.dropout),
+        "input": result.spec.input_mode,
+        "in_channels": str(model.in_channels),
+        "skip": str(model.skip is not None),
     }
+    if result.latent_shape is not None:
+        meta["latent_shape"] = json.dumps(list(result.latent_shape))
     atomic_write_bytes(save(state, metadata=meta), path)
     return path
 
@@ -702,7 +925,18 @@ def load_seed_net(path: str | Path) -> tuple[SeedNet, list[int]]:
         with safe_open(str(path), "pt") as handle:
             meta = handle.metadata() or {}
         seeds = [int(s) for s in json.loads(meta["seeds"])]
-        model = SeedNet(len(seeds), int(meta["size"]), int(meta["width"]), float(meta["dropout"]))
+        side: int | tuple[int, int] = int(meta["size"])
+        if "latent_shape" in meta:
+            _, h, w = (int(n) for n in json.loads(meta["latent_shape"]))
+            side = (h, w)
+        model = SeedNet(
+            len(seeds),
+            side,
+            int(meta["width"]),
+            float(meta["dropout"]),
+            int(meta.get("in_channels", 3)),
+            meta.get("skip") == "True",
+        )
         model.load_state_dict(load_file(str(path)))
     except (OSError, KeyError, ValueError, RuntimeError) as err:
         raise SeedscopeError(
@@ -731,7 +965,7 @@ def plot_result(result: ClassifyResult, stem: Path) -> list[Path]:
         yerr=[c["accuracy"] - c["ci_low"], c["ci_high"] - c["accuracy"]],
         marker="o",
         capsize=3,
-        label="CNN",
+        label=f"CNN ({result.spec.input_mode}{', noise init' if result.spec.init_from_noise else ''})",
     )
     ax.plot(c["images_per_seed"], c["probe_accuracy"], marker="s", label="linear probe")
     ax.axhline(chance, color="gray", linestyle="--", label=f"chance (1/{len(result.seeds)})")
@@ -771,6 +1005,56 @@ def plot_result(result: ClassifyResult, stem: Path) -> list[Path]:
     return paths
 
 
+def sweep_model(plan: dict[str, Any]) -> str:
+    """The model a sweep was made with, as `resolve_model` takes it (what identify uses)."""
+    if plan.get("model_kind") == "world":
+        return "world"
+    return str(plan.get("model_path") or plan["model"])
+
+
+def _latent_tools(
+    sweep: Any, device: str, need_noise: bool
+) -> tuple[
+    Callable[[np.ndarray], torch.Tensor],
+    Callable[[Sequence[int], tuple[int, ...]], torch.Tensor],
+    str,
+]:
+    """The sweep's own model's VAE encoder, its seeds' initial noise, and the model's name."""
+    from seedscope.analysis.identify import candidate_noise
+    from seedscope.analysis.inversion import encode_latents, pixels_to_tensor
+    from seedscope.models import load_pipeline, parse_dtype, resolve_model
+
+    plan = sweep.plan
+    model = sweep_model(plan)
+    gen_device = str(plan.get("generator_device") or "cpu")
+    gen_dtype = parse_dtype(str(plan.get("dtype") or "float32"))
+    if need_noise:
+        try:
+            check_device(gen_device)
+        except SeedscopeError as err:
+            raise SeedscopeError(
+                f"the sweep drew its noise on {gen_device!r}, which this machine lacks; "
+                "--init-from-noise cannot redraw it here."
+            ) from err
+    ref = resolve_model(model)
+    recorded = plan.get("model_hash")
+    if recorded and ref.content_hash and recorded != ref.content_hash:
+        raise SeedscopeError(
+            f"the model {model!r} found here is not the one the sweep was made with "
+            "(its content hash differs); --input latent needs the sweep's own VAE."
+        )
+    pipe = load_pipeline(ref, torch.float32, str(check_device(device)))
+
+    @torch.inference_mode()
+    def encode(images: np.ndarray) -> torch.Tensor:
+        return encode_latents(pipe, pixels_to_tensor(list(images)))
+
+    def noise(seeds: Sequence[int], shape: tuple[int, ...]) -> torch.Tensor:
+        return candidate_noise(seeds, shape, gen_device, gen_dtype)
+
+    return encode, noise, model
+
+
 def run_classify(
     sweep: Any,
     spec: ClassifySpec = ClassifySpec(),
@@ -795,11 +1079,26 @@ def run_classify(
     prompts = pd.DataFrame({"prompt_id": np.unique(index["prompt_id"])})
     prompts["set"] = prompts["prompt_id"].map(_prompt_sets(sw))
     split_prompts(prompts, spec)
-    keys, pixels = load_pixels(sw, spec.size, progress)
+    first = sw.image(int(index["prompt_id"].iloc[0]), int(index["seed"].iloc[0]))
+    side = min(first.size)
+    if spec.size > side:
+        raise SeedscopeError(
+            f"--size {spec.size} is larger than the sweep's {first.size[0]}x{first.size[1]} "
+            f"images; use at most {side}."
+        )
+    if spec.input_mode == "latent":
+        encode, noise, vae_model = _latent_tools(sw, device, spec.init_from_noise)
+        keys, pixels, latents = load_latents(sw, encode, spec.size, progress=progress)
+    else:
+        keys, pixels = load_pixels(sw, spec.size, progress)
+        latents, noise, vae_model = None, None, None
     load_s = time.perf_counter() - t0
-    result = classify(keys, pixels, spec, device, progress)
+    result = classify(keys, pixels, spec, device, progress, latents=latents, noise=noise)
+    result.vae_model = vae_model
     result.seconds = {"load": load_s, **result.seconds}
     settings, inputs = spec.settings(), _inputs(sw, len(keys))
+    if vae_model is not None:
+        inputs["vae_model"] = vae_model
     tables = {
         "classify_seeds": result.per_seed,
         "classify_pairs": result.pairs,

@@ -285,6 +285,22 @@ def identify_latents(
     return calibrate(state, settings.alpha, math.prod(shape))
 
 
+def check_generator_device(device: str) -> None:
+    """Refuse a generator device that torch does not know or this machine lacks (one sentence)."""
+    kind = device.split(":")[0]
+    known = kind in ("cpu", "cuda", "mps", "xpu")
+    try:
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("no CUDA device")
+        torch.Generator(device)
+    except (RuntimeError, ValueError, TypeError) as err:
+        what = "is not available on this machine" if known else "is not a torch device"
+        raise SeedscopeError(
+            f"--generator-device {device!r} {what}; the noise must be drawn where the images' "
+            "generators drew it (cpu for seedscope's sweeps by default)."
+        ) from err
+
+
 def default_workers() -> int:
     """Worker processes to use by default: the CPU cores this process may run on."""
     try:
@@ -316,6 +332,14 @@ class IdentifySettings:
     workers: int = 1
     chunk: int = 2048
     batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "workers", "chunk"):
+            if int(getattr(self, name)) < 1:
+                value = getattr(self, name)
+                raise SeedscopeError(f"--{name.replace('_', '-')} must be at least 1, not {value}.")
+        if self.steps < 0:
+            raise SeedscopeError(f"--steps must be at least 1, not {self.steps}.")
 
     def scan(self) -> ScanSettings:
         """The candidate-scan part of these settings."""
@@ -561,6 +585,8 @@ def run_identify(
     parse_seed_ranges(settings.seeds)  # refuse a bad spec before loading anything
     if bool(images) == bool(sweep):
         raise SeedscopeError("give image files or folders, or --sweep DIR (not both).")
+    if limit is not None and limit < 1:
+        raise SeedscopeError(f"--limit must be at least 1, not {limit}.")
     opened = None
     plan: dict[str, Any] = {}
     if sweep:
@@ -585,6 +611,7 @@ def run_identify(
         height=settings.height or int(plan.get("height") or 0),
         width=settings.width or int(plan.get("width") or 0),
     )
+    check_generator_device(settings.generator_device)
     queries: list[Query]
     if opened is not None:
         queries = sweep_queries(opened, limit)

@@ -78,6 +78,12 @@ class SwapSettings:
     features: str | None = "world"
     n_boot: int = 1000
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise SeedscopeError(f"--batch-size must be at least 1, not {self.batch_size}.")
+        if self.steps < 1:
+            raise SeedscopeError(f"--steps must be at least 1, not {self.steps}.")
+
     def switch_points(self) -> tuple[int, ...]:
         """The k values, checked against the number of steps; k = steps (no swap) always."""
         ks = self.ks or default_ks(self.steps)
@@ -166,7 +172,7 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """1 - cosine similarity of feature rows."""
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return np.asarray(1.0 - (a * b).sum(axis=1))
+    return np.clip(1.0 - (a * b).sum(axis=1), 0.0, 2.0)
 
 
 def summarise(rows: pa.Table, n_boot: int = 1000, seed: int = 0) -> pa.Table:
@@ -383,6 +389,8 @@ def run_swap(
         parse_sampler(name)  # refuse an unknown sampler before loading anything
     if (sweep is None) == (out is None):
         raise SeedscopeError("give --sweep DIR (results go to DIR/analysis) or --out DIR.")
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise SeedscopeError(f"--out {out!r} is a file, not a folder; name a folder to write to.")
     plan: dict[str, Any] = {}
     prompt_map: dict[int, str]
     opened = None

@@ -83,6 +83,22 @@ def classify(
     probe_size: Annotated[
         int, typer.Option(help="The linear probe sees pixels averaged to N×N×3.")
     ] = 16,
+    input_mode: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="What the network sees: pixels (the study's setting) or latent (the images "
+            "encoded by the sweep's own model's VAE; uses knowledge of the generator).",
+        ),
+    ] = "pixels",
+    init_from_noise: Annotated[
+        bool,
+        typer.Option(
+            "--init-from-noise",
+            help="With --input latent: start the network's linear layer on the latent as each "
+            "seed's initial noise (a matched filter), then fine-tune.",
+        ),
+    ] = False,
     device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:1, mps ...")] = "cpu",
     threads: Annotated[
         int | None, typer.Option(help="Torch CPU threads (default: torch's own).")
@@ -95,6 +111,7 @@ def classify(
 
     Writes DIR/analysis/classify_*-<id>.parquet (per-seed accuracy, confused pairs, learning
     curve, per-epoch history, test predictions), the network's weights (.safetensors) and plots.
+    --input latent --init-from-noise is not the study's classifier: it uses the generator.
     """
     from seedscope.analysis.classify import ClassifySpec, run_classify
 
@@ -118,6 +135,8 @@ def classify(
         seed=seed,
         curve=_curve(curve),
         probe_size=probe_size,
+        input_mode=input_mode,
+        init_from_noise=init_from_noise,
     )
     with _stages(quiet or json_) as progress:
         result = run_classify(sweep, spec, device=device, progress=progress, plots=plots)
@@ -129,10 +148,21 @@ def classify(
     lo, hi = result.test_ci
     plo, phi = result.probe_ci
     typer.echo(f"{n}-way seed classifier; prompts: {sides} (no prompt on two sides)")
+    what = spec.input_mode
+    if result.latent_shape is not None:
+        shape = "x".join(str(d) for d in result.latent_shape)
+        what = f"latent {shape} from {result.vae_model}'s VAE"
+        what += ", linear layer started from the seeds' noise" if spec.init_from_noise else ""
     typer.echo(
-        f"test accuracy {result.test_accuracy:.2%} [{lo:.2%}, {hi:.2%}] "
+        f"test accuracy ({what}) {result.test_accuracy:.2%} [{lo:.2%}, {hi:.2%}] "
         f"(epoch {result.best_epoch}, best val); chance {result.chance:.2%}"
     )
+    if result.latent_shape is not None:
+        xlo, xhi = result.pixel_ci
+        typer.echo(
+            f"pixel CNN ({spec.size}x{spec.size}, the study's setting) "
+            f"{result.pixel_accuracy:.2%} [{xlo:.2%}, {xhi:.2%}]"
+        )
     typer.echo(
         f"linear probe ({spec.probe_size}x{spec.probe_size}x3 pixels) {result.probe_accuracy:.2%} [{plo:.2%}, {phi:.2%}]"
     )

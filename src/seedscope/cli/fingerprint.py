@@ -131,6 +131,12 @@ def identify(
     """Name the seed of each image among the candidate seeds (training-free)."""
     _quiet_logs(quiet)
     from seedscope.analysis.identify import IdentifySettings, default_workers, run_identify
+    from seedscope.errors import SeedscopeError
+
+    if steps is not None and steps < 1:
+        raise SeedscopeError(f"--steps must be at least 1, not {steps}.")
+    if workers is not None and workers < 1:
+        raise SeedscopeError(f"--workers must be at least 1, not {workers}.")
 
     settings = IdentifySettings(
         seeds=seeds,
@@ -192,10 +198,15 @@ go to DIR/analysis; otherwise give --model, --prompt and --out.
 """
 
 
+def _fixed(x: float) -> str:
+    """x to two decimals, never "-0.00" (a rounding of a tiny negative is 0)."""
+    return f"{round(x, 2) + 0.0:.2f}"
+
+
 def _ci(row: dict[str, Any], name: str) -> str:
     lo, hi = row[f"{name}_lo"], row[f"{name}_hi"]
-    interval = f"[{lo:.2f}, {hi:.2f}]" if lo == lo else "[-]"  # NaN: one prompt
-    return f"{row[name]:.2f} {interval:<12}"
+    interval = f"[{_fixed(lo)}, {_fixed(hi)}]" if lo == lo else "[-]"  # NaN: one prompt
+    return f"{_fixed(row[name])} {interval:<12}"
 
 
 @app.command(help=_SWAP_HELP)
@@ -243,6 +254,8 @@ def swap(
     from seedscope.errors import SeedscopeError
     from seedscope.models.loading import world_defaults
 
+    if steps is not None and steps < 1:
+        raise SeedscopeError(f"--steps must be at least 1, not {steps}.")
     names = tuple(s.strip() for s in samplers.split(",") if s.strip())
     try:
         switch = tuple(int(k) for k in ks.split(",") if k.strip()) if ks else ()
