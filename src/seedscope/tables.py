@@ -153,17 +153,23 @@ class SweepTables(Sweep):
 
         extractor = get_extractor(name, **settings)
         keys, feats = read_features(self.path, extractor)
+        self._require_features(keys, extractor.key, name, settings)
+        return keys, feats
+
+    def _require_features(
+        self, keys: pa.Table, key: str, name: str, settings: dict[str, Any]
+    ) -> None:
+        """Refuse, naming the command that fills them, when images lack cached features."""
+        from seedscope.plugins import show
+
         have = self.keys()
         missing = set_difference(have, keys)
         if missing:
-            from seedscope.plugins import show
-
             opts = "".join(f" --option {name}.{k}={show(v)}" for k, v in settings.items())
             raise SeedscopeError(
-                f"{missing} of {have.num_rows} images have no {extractor.key} features; run "
+                f"{missing} of {have.num_rows} images have no {key} features; run "
                 f"`seedscope score {self.path} --scorers '' --features {name}{opts}`."
             )
-        return keys, feats
 
     def feature_batches(
         self,
@@ -188,14 +194,7 @@ class SweepTables(Sweep):
             if files
             else pa.table({k: pa.array([], pa.int64()) for k in KEYS})
         )
-        have = self.keys()
-        missing = set_difference(have, keys)
-        if missing:
-            opts = "".join(f" --option {name}.{k}={v}" for k, v in settings.items())
-            raise SeedscopeError(
-                f"{missing} of {have.num_rows} images have no {extractor.key} features; run "
-                f"`seedscope score {self.path} --scorers '' --features {name}{opts}`."
-            )
+        self._require_features(keys, extractor.key, name, settings)
         yield from iter_features(self.path, extractor, seeds=seeds, batch_rows=batch_rows)
 
 
