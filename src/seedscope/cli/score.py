@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,39 +12,6 @@ from seedscope.cli._app import app
 from seedscope.errors import SeedscopeError
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def _bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextmanager
-def _counter(label: str) -> Iterator[Callable[[int], None]]:
-    with _bar(label) as update:
-        seen = [0]
-
-        def add(n: int) -> None:
-            seen[0] += n
-            update(seen[0], None)  # total unknown
-
-        yield add
 
 
 def _names(text: str) -> list[str]:
@@ -121,7 +86,9 @@ def score(
             f"--option names {stray[0]!r}, which is not among --scorers or --features "
             f"({', '.join(names + extractors)})."
         )
-    with _bar("scoring") as update:
+    from seedscope.sweep.progress import ImagesProgress
+
+    with ImagesProgress(None, description="scoring", transient=True) as update:
         counts = score_sweep(
             sweep,
             names,
@@ -170,10 +137,12 @@ def fid(
     from seedscope.metrics.reference import load_reference
 
     ex = _inception(resize)
-    with _counter("features A") as add:
-        ra = load_reference(a, ex, allow_small=allow_small, progress=add)
-    with _counter("features B") as add:
-        rb = load_reference(b, ex, allow_small=allow_small, progress=add)
+    from seedscope.sweep.progress import ImagesProgress
+
+    with ImagesProgress(None, description="features A", transient=True) as bar:
+        ra = load_reference(a, ex, allow_small=allow_small, progress=bar.advance)
+    with ImagesProgress(None, description="features B", transient=True) as bar:
+        rb = load_reference(b, ex, allow_small=allow_small, progress=bar.advance)
     value = frechet_distance(ra.mean, ra.cov, rb.mean, rb.cov)
     typer.echo(f"{value:.6f}")
     log.info(
@@ -200,8 +169,10 @@ def fid_stats(
     from seedscope.metrics.reference import load_reference, save_reference
 
     ex = _inception(resize)
-    with _counter("features") as add:
-        ref = load_reference(source, ex, allow_small=allow_small, progress=add)
+    from seedscope.sweep.progress import ImagesProgress
+
+    with ImagesProgress(None, description="features", transient=True) as bar:
+        ref = load_reference(source, ex, allow_small=allow_small, progress=bar.advance)
     save_reference(ref, out, ex)
     typer.echo(f"{out}: {ref.n} images, {ex.key}")
 
@@ -234,9 +205,11 @@ def fid_seeds(
 
     # An extractor without a resize option refuses --resize with one sentence, not silently.
     ex = get_extractor(extractor, **({} if resize is None else {"resize": resize}))
-    with _counter("features") as add:
+    from seedscope.sweep.progress import ImagesProgress
+
+    with ImagesProgress(None, description="features", transient=True) as bar:
         table, path = metrics_by_seed(
-            sweep, ref, ex, with_kid=kid, allow_small=allow_small, progress=add
+            sweep, ref, ex, with_kid=kid, allow_small=allow_small, progress=bar.advance
         )
     best = table.sort_by("fid").slice(0, 3).to_pylist()
     typer.echo(f"{table.num_rows} seeds -> {path}")

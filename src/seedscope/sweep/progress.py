@@ -7,18 +7,29 @@ from typing import Any
 
 
 class ImagesProgress:
-    """Counts images done; draws a bar with images/s and ETA unless `enabled` is False."""
+    """The one progress interface: counts images done, draws a rich bar (images/s, ETA) on stderr.
 
-    def __init__(self, total: int, enabled: bool = True, description: str = "sweep") -> None:
+    Sweeps call `advance(n)`; incremental runners call it as `progress(done, total)` (total None
+    while unknown). Nothing is drawn when `enabled` is False or the total is 0.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        enabled: bool = True,
+        description: str = "sweep",
+        transient: bool = False,
+    ) -> None:
         self.total = total
         self.done = 0
         self.enabled = enabled
         self.description = description
+        self.transient = transient  # True: the bar disappears when done (or on an error)
         self._progress: Any = None
         self._task: Any = None
 
     def __enter__(self) -> ImagesProgress:
-        if self.enabled and self.total:
+        if self.enabled and self.total != 0:
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -45,7 +56,7 @@ class ImagesProgress:
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
-                transient=False,
+                transient=self.transient,
             )
             self._progress.__enter__()
             self._task = self._progress.add_task(self.description, total=self.total)
@@ -56,6 +67,12 @@ class ImagesProgress:
         self.done += n
         if self._progress is not None:
             self._progress.update(self._task, advance=n)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        """Record that `done` of `total` images are finished (the runners' callback form)."""
+        self.done, self.total = done, total
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)
 
     def __exit__(
         self,
