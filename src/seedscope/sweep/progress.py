@@ -10,7 +10,8 @@ class ImagesProgress:
     """The one progress interface: counts images done, draws a rich bar (images/s, ETA) on stderr.
 
     Sweeps call `advance(n)`; incremental runners call it as `progress(done, total)` (total None
-    while unknown). Nothing is drawn when `enabled` is False or the total is 0.
+    while unknown). Nothing is drawn when `enabled` is False or the total is 0, nor for a
+    `transient` bar when stderr is not a terminal.
     """
 
     def __init__(
@@ -47,6 +48,9 @@ class ImagesProgress:
                     speed = task.finished_speed or task.speed
                     return Text("- img/s" if speed is None else f"{speed:.2f} img/s")
 
+            console = Console(stderr=True)
+            if self.transient and not console.is_terminal:
+                return self  # a bar that must vanish cannot be erased from a file or pipe
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -55,7 +59,7 @@ class ImagesProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console,
                 transient=self.transient,
             )
             self._progress.__enter__()
