@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 from scipy import stats as sps
 
+from seedscope.analysis.stats import jackknife_se
 from seedscope.errors import SeedscopeError
 from seedscope.metrics.functional import sqrtm_psd
 
@@ -115,7 +116,7 @@ class FidAccumulator:
                 for g in used
             ]
         )
-        se = float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum()))
+        se = float(jackknife_se(loo))
         loo_all[nonempty] = loo
         return full, se, k, loo_all
 
@@ -204,7 +205,7 @@ def fid_kid_intervals(
             loo = np.stack([per_seed(fn, block != b) for b in range(k)])
         finally:
             quiet.setLevel(level_was)
-        se = np.sqrt((k - 1) / k * ((loo - loo.mean(0)) ** 2).sum(0))
+        se = jackknife_se(loo)
         out[name], out[f"{name}_lo"], out[f"{name}_hi"] = full, full - t * se, full + t * se
         out[f"{name}_se"] = se
     return out
@@ -327,7 +328,7 @@ def _kid_views(
         full = kid(every) if len(every) else float("nan")
         loo = np.array([kid(np.setdiff1d(every, g)) for g in present])
         k = len(present)
-        se = float(np.sqrt((k - 1) / k * ((loo - loo.mean()) ** 2).sum())) if k >= 2 else np.nan
+        se = float(jackknife_se(loo)) if k >= 2 else np.nan
         out[v] = (full, se, k)
     return out
 

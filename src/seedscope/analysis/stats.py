@@ -57,6 +57,12 @@ class Grid:
         return Grid(self.prompt_ids[prompt_mask], self.seeds, self.values[prompt_mask])
 
 
+def jackknife_se(loo: np.ndarray) -> np.ndarray:
+    """Delete-one-group jackknife standard error (Quenouille 1956) over axis 0 of `loo`."""
+    k = loo.shape[0]
+    return np.sqrt((k - 1) / k * ((loo - loo.mean(0)) ** 2).sum(0))
+
+
 def factorize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique values and each element's index into them (hash-based: fast on 10 M rows)."""
     import pandas as pd

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from seedscope.analysis.stats import jackknife_se
 from seedscope.errors import SeedscopeError
 from seedscope.metrics.functional import polynomial_kernel, sqrtm_psd
 
@@ -125,7 +126,7 @@ def compare_set_metric(
     loo = np.stack([values(b) for b in range(k)])  # (k, arms)
     stat_full = np.array([full[0], full[1:].mean(), full[0] - full[1:].mean()])
     stat_loo = np.stack([loo[:, 0], loo[:, 1:].mean(1), loo[:, 0] - loo[:, 1:].mean(1)], 1)
-    se = np.sqrt((k - 1) / k * ((stat_loo - stat_loo.mean(0)) ** 2).sum(0))
+    se = jackknife_se(stat_loo)
     t = float(sps.t.ppf((1 + level) / 2, k - 1))
     lo, hi = stat_full - t * se, stat_full + t * se
     if se[2] > 0:
