@@ -191,3 +191,16 @@ def test_text_scorer_is_quiet_without_text(capfd: pytest.CaptureFixture[str]) ->
     assert _ocr_rapid(np.full((64, 64, 3), 128, np.uint8)) == []  # no text: no boxes
     captured = capfd.readouterr()
     assert "detection result is empty" not in captured.err + captured.out
+
+
+def test_border_reads_frames_after_the_world_autoencoder() -> None:
+    """Decoders draw edge artefacts; the border scorer must still read their frames (issue 13)."""
+    from seedscope.world import load_pipeline
+    from seedscope.world.scorer_truth import scorer_truth
+
+    res = scorer_truth(load_pipeline(), n=400, seed=3)
+    for name in ("rendered", "round_trip"):
+        border = res[name]["border"]
+        log.info("border %s: %s", name, border)
+        assert border["recall"] >= 0.8 and border["precision"] >= 0.95
+    assert res["round_trip"]["grayscale"]["recall"] >= 0.95

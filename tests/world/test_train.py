@@ -149,3 +149,50 @@ def test_high_noise_share_of_timesteps():
     plain = sample_timesteps(8, 1000, TrainConfig(), torch.Generator().manual_seed(1))
     want = torch.randint(0, 1000, (8,), generator=torch.Generator().manual_seed(1))
     assert torch.equal(plain, want)
+
+
+def test_loss_targets_and_weights_in_clean_image_terms():
+    from diffusers import DDPMScheduler
+
+    from seedscope.world.model import SCHEDULER_CONFIG
+    from seedscope.world.train import loss_target
+
+    sched = DDPMScheduler.from_config(SCHEDULER_CONFIG)
+    ac = sched.alphas_cumprod
+    t = torch.tensor([0, 300, 700, 999])
+    snr = (ac / (1 - ac))[t]
+    z0, noise = torch.randn(4, 4, 8, 8), torch.randn(4, 4, 8, 8)
+    eps_target, w_eps = loss_target(sched, z0, noise, t, snr, TrainConfig(min_snr_gamma=5.0))
+    assert torch.equal(eps_target, noise)
+    v_cfg = TrainConfig(min_snr_gamma=5.0, prediction_type="v_prediction")
+    v_target, w_v = loss_target(sched, z0, noise, t, snr, v_cfg)
+    a = ac[t].sqrt().view(-1, 1, 1, 1)
+    s = (1 - ac[t]).sqrt().view(-1, 1, 1, 1)
+    assert torch.allclose(v_target, a * noise - s * z0, atol=1e-6)
+    # An epsilon error e is a clean-image error e / sqrt(SNR), a v error e * sqrt(1 - alpha_bar):
+    # weights in clean-image terms are min(SNR, 5) and min(SNR + 1, 5).
+    assert torch.allclose(w_eps * snr, torch.clamp(snr, max=5.0), rtol=1e-5)
+    assert torch.allclose(w_v * (snr + 1), torch.clamp(snr + 1, max=5.0), rtol=1e-5)
+    assert (w_v * (snr + 1))[-1] > 0.99 and (w_eps * snr)[-1] < 0.01
+    with pytest.raises(ValueError):
+        loss_target(sched, z0, noise, t, snr, TrainConfig(prediction_type="x0"))
+
+
+def test_v_prediction_warm_start_exports_a_v_prediction_pipeline(tmp_path):
+    cfg = TrainConfig(
+        n_scenes=24,
+        vae_steps=1,
+        vae_batch=2,
+        unet_steps=1,
+        unet_batch=2,
+        decoder_steps=1,
+        checkpoint_every=1,
+        log_every=1,
+        warmup=1,
+        prediction_type="v_prediction",
+    )
+    export = Trainer(tmp_path, cfg, progress=lambda s: None).run(("unet", "export"))
+    pipe = load_pipeline(export)
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    image = pipe("a red star", num_inference_steps=2).images[0]
+    assert image.size == (64, 64)

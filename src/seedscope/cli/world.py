@@ -152,6 +152,14 @@ def train_cmd(
             " default 0).",
         ),
     ] = None,
+    prediction_type: Annotated[
+        str | None,
+        typer.Option(
+            "--prediction-type",
+            help="What the UNet learns to predict: epsilon (default) or v_prediction (its loss"
+            " keeps weight on the noisiest steps); a warm start from epsilon weights converts.",
+        ),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -192,6 +200,10 @@ def train_cmd(
         parse_mode_weights(mode_weights)  # one sentence on bad input, before any work
         if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
             raise SeedscopeError("--high-noise-frac must be between 0 and 1.")
+        if prediction_type not in (None, "epsilon", "v_prediction"):
+            raise SeedscopeError(
+                f"--prediction-type must be epsilon or v_prediction, not {prediction_type!r}."
+            )
         if (
             init_from not in (None, "shipped")
             and not (Path(init_from) / "model_index.json").is_file()
@@ -209,6 +221,7 @@ def train_cmd(
             "unet_edge_weight": unet_edge_weight,
             "decoder_edge_weight": decoder_edge_weight,
             "high_noise_frac": high_noise_frac,
+            "prediction_type": prediction_type,
         }
         cfg = dataclasses.replace(
             TrainConfig(),

@@ -66,6 +66,10 @@ class TrainConfig:
     # carries almost no signal about the clean image.
     high_noise_frac: float = 0.0
     high_noise_from: int = 850
+    # What the UNet predicts: "epsilon" (the noise) or "v_prediction" (Salimans & Ho 2022). With
+    # v-prediction the loss weighs the clean image's error about equally at every noise level
+    # (min(SNR + 1, gamma)), so the noisiest steps, where frames are decided, carry weight.
+    prediction_type: str = "epsilon"
 
 
 def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
@@ -151,6 +155,23 @@ def sample_timesteps(n: int, total: int, cfg: TrainConfig, gen: Any) -> Any:
     if k:
         t[:k] = torch.randint(cfg.high_noise_from, total, (k,), generator=gen)
     return t
+
+
+def loss_target(sched: Any, z0: Any, noise: Any, t: Any, snr: Any, cfg: TrainConfig) -> Any:
+    """The UNet's regression target and per-sample weight: min-SNR-gamma (Hang et al. 2023).
+
+    In clean-image terms the weight is min(SNR, gamma) for epsilon prediction (as before) and
+    min(SNR + 1, gamma) for v-prediction, the "SNR + 1" weighting of Salimans & Ho (2022) capped
+    at gamma: it does not vanish at the noisiest steps.
+    """
+    import torch
+
+    if cfg.prediction_type == "epsilon":
+        return noise, torch.clamp(snr, max=cfg.min_snr_gamma) / snr
+    if cfg.prediction_type == "v_prediction":
+        w = torch.clamp(snr + 1, max=cfg.min_snr_gamma) / (snr + 1)
+        return sched.get_velocity(z0, noise, t), w
+    raise ValueError(f"unknown prediction type {cfg.prediction_type!r}")
 
 
 def _edge_l1(a: Any, b: Any) -> Any:
@@ -385,6 +406,7 @@ class Trainer:
             step = ck["step"]
         if step >= self.cfg.unet_steps:
             return
+        pipe.scheduler.register_to_config(prediction_type=self.cfg.prediction_type)
         noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
         ac = noise_sched.alphas_cumprod
         snr_all = ac / (1 - ac)
@@ -425,10 +447,8 @@ class Trainer:
             t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
-            # Min-SNR-gamma loss weighting (Hang et al. 2023) for epsilon prediction.
-            snr = snr_all[t]
-            w = torch.clamp(snr, max=self.cfg.min_snr_gamma) / snr
-            loss = (w * (((pred - noise) ** 2) * pixel_w).mean(dim=(1, 2, 3))).mean()
+            target, w = loss_target(noise_sched, z0, noise, t, snr_all[t], self.cfg)
+            loss = (w * (((pred - target) ** 2) * pixel_w).mean(dim=(1, 2, 3))).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
