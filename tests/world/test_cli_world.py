@@ -68,6 +68,21 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             "--high-noise-frac",
         ),
         (["world", "evaluate", "--model", "{tmp}/nothing"], "--model"),
+        (
+            [
+                "world",
+                "train",
+                "--workdir",
+                "{tmp}/w",
+                "--part",
+                "unet",
+                "--prediction-type",
+                "x0",
+            ],
+            "--prediction-type",
+        ),
+        (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
+        (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],
 )
 def test_bad_input_is_one_sentence(tmp_path, cli: Cli, args, message):

@@ -1,5 +1,7 @@
 """`seedscope world evaluate`: its maths and one small end-to-end run."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from seedscope.world.evaluate import (
     evaluate,
     format_report,
     generate,
+    markdown_report,
     mode_report,
     seed_share,
 )
@@ -79,3 +82,43 @@ def test_evaluate_small_grid():
     assert set(r["targets"]) == {"modes_at_world_rates", "seed_decides_modes", "adherence"}
     report = format_report(r)
     assert "prompt adherence" in report and "targets" in report
+    table = markdown_report(r).splitlines()
+    rows = [line for line in table if line.startswith("| ") and line.split(" | ")[0][2:] in MODES]
+    assert len(rows) == len(MODES) and all(len(row.split(" | ")) == 7 for row in rows)
+    assert f"**{r['adherence']:.1%}**" in "\n".join(table)
+
+
+def test_evaluate_cli_formats_a_saved_json(tmp_path, cli):
+    saved = {
+        "n_prompts": 2,
+        "n_seeds": 2,
+        "n_images": 4,
+        "scheduler": "DDIMScheduler",
+        "steps": 4,
+        "guidance": 6.0,
+        "machine": "x86_64, 1 torch threads",
+        "adherence": 0.5,
+        "category": 0.5,
+        "colour": None,
+        "fid": 200.0,
+        "fid_floor": 50.0,
+        "images_per_s": 1.5,
+        "batch_size": 4,
+        "modes": {
+            "border": {
+                "scorer": "border",
+                "generated": 0.25,
+                "world": 0.0,
+                "ratio": None,
+                "ratio_ok": False,
+                "variance_share": {"seed": 0.5, "prompt": None},
+                "detector": {"generated": 0.25, "world": 0.25},
+            }
+        },
+    }
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps(saved))
+    code, out, err = cli(["world", "evaluate", "--from-json", str(path), "--markdown"])
+    assert code == 0, err
+    assert "| border | border | 25.0% | 0.0% | — | 50.0% / — | 25.0% / 25.0% |" in out
+    assert "**50.0%**" in out and "| FID floor: two independent rendered sets | 50.0 |" in out

@@ -278,14 +278,38 @@ def evaluate_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the measurements as JSON.")
     ] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the measurements as the README's tables.")
+    ] = False,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-json",
+            help="Format an earlier `--json` output (with --markdown or as text) instead of"
+            " measuring again.",
+        ),
+    ] = None,
 ) -> None:
     """Measure the world model on a prompts x seeds grid: adherence, FID (with floor), modes, images/s.
 
     Images are generated through the sweep's batch generator; each mode's rate is read by its
     own scorer on the generated images and on real scenes of the same prompts.
     """
-    from seedscope.world.evaluate import evaluate, format_report
+    from seedscope.world.evaluate import evaluate, format_report, markdown_report
 
+    if as_json and markdown:
+        raise SeedscopeError("give --json or --markdown, not both.")
+    if from_json is not None:
+        try:
+            saved = json.loads(from_json.read_text())
+            text = markdown_report(saved) if markdown else format_report(saved)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SeedscopeError(
+                f"--from-json {from_json} is not the output of `seedscope world evaluate --json`"
+                f" ({type(e).__name__}: {e})."
+            ) from None
+        typer.echo(json.dumps(saved, indent=2) if as_json else text)
+        return
     texts = None
     if prompts is not None:
         from seedscope.sweep.prompts import load_prompts
@@ -309,5 +333,7 @@ def evaluate_cmd(
     )
     if as_json:
         typer.echo(json.dumps(_finite(result), indent=2))
+    elif markdown:
+        typer.echo(markdown_report(result))
     else:
         typer.echo(format_report(result))

@@ -274,3 +274,41 @@ def format_report(r: dict[str, Any]) -> str:
         + f" (seed share >= {MIN_SEED_SHARE:.0%})"
     )
     return "\n".join(lines)
+
+
+def markdown_report(r: dict[str, Any]) -> str:
+    """The measurements as the README's two Markdown tables (overall figures, then modes)."""
+    lo, hi = MODE_RATIO_RANGE
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None or x != x else f"{x:.1%}"
+
+    lines = [
+        f"{r['n_prompts']} prompts × {r['n_seeds']} seeds = {r['n_images']} images,"
+        f" {r['scheduler']} {r['steps']} steps, guidance {r['guidance']}; {r['machine']}",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| prompt adherence (category and colour match) | **{pct(r['adherence'])}**"
+        f" (target ≥ {MIN_ADHERENCE:.0%}) |",
+        f"| category match | {pct(r['category'])} |",
+        f"| colour match (where asked, non-gray images) | {pct(r['colour'])} |",
+        f"| FID vs rendered scenes of the same prompts | {r['fid']:.1f} |",
+        f"| FID floor: two independent rendered sets | {r['fid_floor']:.1f} |",
+        f"| images/s at batch {r['batch_size']} | {r['images_per_s']:.2f} |",
+        "",
+        f"| mode | scorer | generated | world (same scorer) | ratio (target {lo}–{hi}) |"
+        " seed / prompt share of variance | detector: generated / world |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m, v in r["modes"].items():
+        share, d = v["variance_share"], v["detector"]
+        ratio = v["ratio"]
+        mark = "" if ratio is None or ratio != ratio else (" ✓" if v["ratio_ok"] else " ✗")
+        ratio_s = "—" if ratio is None or ratio != ratio else f"{ratio:.2f}×{mark}"
+        lines.append(
+            f"| {m} | {v['scorer']} | {pct(v['generated'])} | {pct(v['world'])} | {ratio_s} |"
+            f" {pct(share['seed'])} / {pct(share['prompt'])} |"
+            f" {pct(d['generated'])} / {pct(d['world'])} |"
+        )
+    return "\n".join(lines)
