@@ -122,6 +122,35 @@ def test_fid_quality_from_fid_seeds(grid: Path, tmp_path: Path) -> None:
         pick_golden(sweep, GoldenSettings(top=3, quality="fid", set="a"))
 
 
+def test_fid_extractor_chooses_among_several_fid_by_seed_results(
+    grid: Path, tmp_path: Path
+) -> None:
+    sweep = _scored(grid, tmp_path, effect=True)
+    for name, sign in (("good-features", 1), ("flipped-features", -1)):
+        fid = pa.table(
+            {
+                "seed": pa.array(range(8), pa.int64()),
+                "n_images": pa.array([20] * 8, pa.int64()),
+                "fid": pa.array(
+                    [50.0 - sign * 10 * (s in GOOD) + 0.1 * s for s in range(8)], pa.float64()
+                ),
+                "kid": pa.array([None] * 8, pa.float64()),
+            }
+        )
+        write_analysis(sweep, "fid_by_seed", fid, {"extractor": name}, {"features": {}})
+    with pytest.raises(SeedscopeError, match="--fid-extractor"):
+        pick_golden(sweep, GoldenSettings(top=3))
+    card = pick_golden(sweep, GoldenSettings(top=3, fid_extractor="good-features"))
+    assert sorted(card.seed_list()) == sorted(GOOD)
+    try:
+        flipped = pick_golden(sweep, GoldenSettings(top=3, fid_extractor="flipped-features"))
+        assert not set(flipped.seed_list()) & set(GOOD)
+    except SeedscopeError as err:
+        assert "no seed is in the top 3 of both" in str(err)
+    with pytest.raises(SeedscopeError, match="no fid_by_seed result of 'gram'"):
+        pick_golden(sweep, GoldenSettings(top=3, fid_extractor="gram"))
+
+
 def test_pick_cli(grid: Path, tmp_path: Path, cli: Cli) -> None:
     sweep = _scored(grid, tmp_path, effect=True)
     card = tmp_path / "golden.json"

@@ -21,6 +21,14 @@ app.add_typer(pick_app, name="pick")
 app.add_typer(card_app, name="card")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+FidExtractorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fid-extractor",
+        help="The fid_by_seed result for fid/kid when fid-seeds ran with several extractors"
+        " (e.g. inception@clean, or inception).",
+    ),
+]
 
 
 def _summary(card: Any, path: Path) -> dict[str, Any]:
@@ -72,6 +80,7 @@ def golden_cmd(
         typer.Option("--set", help="Choose on this prompt set only (hold out the rest)."),
     ] = None,
     reps: Annotated[int, typer.Option("--reps", help="Bootstrap resamples of the prompts.")] = 2000,
+    fid_extractor: FidExtractorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the study's golden pool (top N of a quality and a preference metric) as a seed card."""
@@ -86,6 +95,7 @@ def golden_cmd(
         preference_higher_is_better=preference_higher,
         set=set_name,
         reps=reps,
+        fid_extractor=fid_extractor,
     )
     card = pick_golden(sweep, settings)
     path = write_card(card, out)
@@ -161,6 +171,7 @@ def compare_cmd(
         ),
     ] = 20,
     reps: Annotated[int, typer.Option("--reps", help="Bootstrap resamples of the prompts.")] = 2000,
+    fid_extractor: FidExtractorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Pool seeds against random seeds on held-out prompts (Table 1; Table 2 for diverse cards)."""
@@ -174,6 +185,7 @@ def compare_cmd(
         per_prompt=per_prompt,
         draws=draws,
         reps=reps,
+        fid_extractor=fid_extractor,
     )
     result = compare_card(load_card(card), sweep, settings)
     if as_json:

@@ -37,6 +37,8 @@ class GoldenSettings:
     reps: int = 2000
     level: float = 0.95
     rng_seed: int = 0
+    # Which `fid_by_seed` result FID/KID come from where the sweep has several (as `rank`).
+    fid_extractor: str | None = None
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -59,6 +61,7 @@ class CompareSettings:
     rng_seed: int = 0
     draws: int = 20
     per_prompt: int | None = None
+    fid_extractor: str | None = None
 
     def __post_init__(self) -> None:
         if self.baseline not in ("all", "others"):
@@ -153,20 +156,33 @@ def score_metric(
     )
 
 
-def fid_metric(sw: Any, name: str, set_name: str | None, level: float) -> pd.DataFrame:
+def fid_result(sw: Any, extractor: str | None = None) -> tuple[Any, Any]:
+    """(path, identity) of the sweep's `fid_by_seed` result: the only one, or `extractor`'s."""
+    from seedscope.analysis.io import choose_fid_by_seed
+
+    found = choose_fid_by_seed(sw, extractor)
+    if found is None:
+        raise SeedscopeError(
+            f"{sw.path} has no fid_by_seed result; run `seedscope fid-seeds {sw.path} --ref REF`."
+        )
+    return found
+
+
+def fid_metric(
+    sw: Any, name: str, set_name: str | None, level: float, extractor: str | None = None
+) -> pd.DataFrame:
     """Per-seed FID or KID over the chosen prompts, with a jackknife interval over prompt blocks.
 
-    Uses the extractor and reference of the sweep's `fid_by_seed` result; without the reference
-    or features, and only over all prompts, the stored values without intervals.
+    Uses the extractor and reference of the sweep's `fid_by_seed` result (`extractor`'s where
+    there are several); without the reference or features, and only over all prompts, the
+    stored values without intervals.
     """
-    from seedscope.analysis.io import find_analysis
-
-    path, _ = find_analysis(sw, "fid_by_seed")
+    path, _ = fid_result(sw, extractor)
     prompts = _prompt_table(sw, set_name)
     try:
         from seedscope.analysis.fid_interval import fid_kid_intervals
 
-        pid, seeds, x, ref = fid_inputs(sw, name)
+        pid, seeds, x, ref = fid_inputs(sw, name, extractor)
         keep = np.isin(pid, prompts["prompt_id"].to_numpy())
         out = fid_kid_intervals(
             pid[keep], seeds[keep], x[keep], ref.mean, ref.cov, ref.features, level=level
@@ -206,14 +222,15 @@ def fid_metric(sw: Any, name: str, set_name: str | None, level: float) -> pd.Dat
         )
 
 
-def fid_inputs(sw: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+def fid_inputs(
+    sw: Any, name: str, extractor: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """(prompt ids, seeds, features, reference) behind the sweep's `fid_by_seed` result: the
     extractor's cached features and the reference that `seedscope fid-seeds` used."""
-    from seedscope.analysis.io import find_analysis
     from seedscope.features import extractor_options, get_extractor
     from seedscope.metrics.reference import load_reference
 
-    _, ident = find_analysis(sw, "fid_by_seed")
+    _, ident = fid_result(sw, extractor)
     info = ident.to_dict()
     feat_id = info["inputs"]["features"]
     kw = extractor_options(feat_id["settings"])
@@ -230,7 +247,7 @@ def seed_metric(
 ) -> pd.DataFrame:
     """Per-seed value with interval of a set metric (fid, kid) or a per-image score column."""
     if metric in SET_METRICS:
-        return fid_metric(sw, metric, set_name, settings.level)
+        return fid_metric(sw, metric, set_name, settings.level, settings.fid_extractor)
     return score_metric(sw, metric, set_name, settings.reps, settings.level, rng)
 
 
@@ -485,7 +502,7 @@ def _set_metric_row(
     from seedscope.pick.setmetrics import SetMetric, compare_set_metric
 
     try:
-        pid, seeds, x, ref = fid_inputs(sw, name)
+        pid, seeds, x, ref = fid_inputs(sw, name, settings.fid_extractor)
     except (SeedscopeError, KeyError, OSError, ValueError, TypeError) as err:
         raise SeedscopeError(
             f"{name.upper()} of the pool needs the held-out sweep's per-image features and a "
