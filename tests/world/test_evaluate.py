@@ -122,3 +122,9 @@ def test_evaluate_cli_formats_a_saved_json(tmp_path, cli):
     assert code == 0, err
     assert "| border | border | 25.0% | 0.0% | — | 50.0% / — | 25.0% / 25.0% |" in out
     assert "**50.0%**" in out and "| FID floor: two independent rendered sets | 50.0 |" in out
+    saved["targets"] = {"adherence": False}
+    path.write_text(json.dumps(saved))
+    code, out, err = cli(["world", "evaluate", "--from-json", str(path)])
+    assert code == 0, err
+    border = next(line for line in out.splitlines() if line.startswith("border"))
+    assert "25.0%" in border and " - / -" in border

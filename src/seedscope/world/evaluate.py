@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -245,6 +246,14 @@ def evaluate(
     }
 
 
+def _num(x: float | None, spec: str) -> str:
+    """x formatted by spec; '-' (as wide) for an undefined value (NaN, or null in saved JSON)."""
+    if x is None or x != x:
+        align, width = re.match(r"([<>^]?)(\d*)", spec).groups()  # type: ignore[union-attr]
+        return format("-", f"{align}{width}")
+    return format(x, spec)
+
+
 def format_report(r: dict[str, Any]) -> str:
     """The measurements as a short human-readable table."""
     lo, hi = MODE_RATIO_RANGE
@@ -263,9 +272,10 @@ def format_report(r: dict[str, Any]) -> str:
         share, d = v["variance_share"], v["detector"]
         ok = "ok" if v["ratio_ok"] else "OUT"
         lines.append(
-            f"{m:<10} {v['scorer']:<10} {v['generated']:>9.1%}  {v['world']:>5.1%}"
-            f"  {v['ratio']:>5.2f} {ok:<3}                 {share['seed']:>6.1%} / {share['prompt']:<6.1%}"
-            f"             {d['generated']:>6.1%}  {d['world']:>5.1%}"
+            f"{m:<10} {v['scorer']:<10} {_num(v['generated'], '>9.1%')}  {_num(v['world'], '>5.1%')}"
+            f"  {_num(v['ratio'], '>5.2f')} {ok:<3}                 {_num(share['seed'], '>6.1%')}"
+            f" / {_num(share['prompt'], '<6.1%')}"
+            f"             {_num(d['generated'], '>6.1%')}  {_num(d['world'], '>5.1%')}"
         )
     t = r["targets"]
     lines.append(
