@@ -127,4 +127,4 @@ def test_evaluate_cli_formats_a_saved_json(tmp_path, cli):
     code, out, err = cli(["world", "evaluate", "--from-json", str(path)])
     assert code == 0, err
     border = next(line for line in out.splitlines() if line.startswith("border"))
-    assert "25.0%" in border and " - / -" in border
+    assert "25.0%" in border and "50.0% / -" in border and "  - OUT" in border

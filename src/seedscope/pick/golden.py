@@ -234,8 +234,8 @@ def fid_inputs(
     info = ident.to_dict()
     feat_id = info["inputs"]["features"]
     kw = extractor_options(feat_id["settings"])
-    extractor = get_extractor(feat_id["producer"], **kw)
-    ref = load_reference(info["inputs"]["reference"], extractor, allow_small=True)
+    ext = get_extractor(feat_id["producer"], **kw)
+    ref = load_reference(info["inputs"]["reference"], ext, allow_small=True)
     keys, x = sw.features(feat_id["producer"], **kw)
     if name == "kid" and ref.features is None:
         raise SeedscopeError("the reference has no features for KID.")

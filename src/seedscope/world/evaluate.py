@@ -260,7 +260,7 @@ def format_report(r: dict[str, Any]) -> str:
     lines = [
         f"grid               {r['n_prompts']} prompts x {r['n_seeds']} seeds = {r['n_images']} images"
         f" ({r['scheduler']}, {r['steps']} steps, guidance {r['guidance']})",
-        f"prompt adherence   {r['adherence']:.1%} (category {r['category']:.1%}, colour {r['colour']:.1%};"
+        f"prompt adherence   {_num(r['adherence'], '.1%')} (category {_num(r['category'], '.1%')}, colour {_num(r['colour'], '.1%')};"
         f" target >= {MIN_ADHERENCE:.0%})",
         f"FID vs real scenes {r['fid']:.2f} (floor, real vs real: {r['fid_floor']:.2f};"
         f" {r['n_images']} images each, Inception pool3)",
