@@ -194,5 +194,8 @@ def test_v_prediction_warm_start_exports_a_v_prediction_pipeline(tmp_path):
     export = Trainer(tmp_path, cfg, progress=lambda s: None).run(("unet", "export"))
     pipe = load_pipeline(export)
     assert pipe.scheduler.config.prediction_type == "v_prediction"
+    # A later export alone (the UNet stage already done) keeps the parameterisation.
+    again = Trainer(tmp_path, cfg, progress=lambda s: None).run(("export",))
+    assert load_pipeline(again).scheduler.config.prediction_type == "v_prediction"
     image = pipe("a red star", num_inference_steps=2).images[0]
     assert image.size == (64, 64)

@@ -406,7 +406,6 @@ class Trainer:
             step = ck["step"]
         if step >= self.cfg.unet_steps:
             return
-        pipe.scheduler.register_to_config(prediction_type=self.cfg.prediction_type)
         noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
         ac = noise_sched.alphas_cumprod
         snr_all = ac / (1 - ac)
@@ -510,6 +509,8 @@ class Trainer:
             pipe = build_pipeline(self.dir / "init")
         else:
             pipe = self._warm_start()
+        # Every stage (training and a later `--part export` alike) uses the run's parameterisation.
+        pipe.scheduler.register_to_config(prediction_type=self.cfg.prediction_type)
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
         if "unet" in parts:
