@@ -74,7 +74,8 @@ def test_scan_matches_brute_force() -> None:
         assert answer.runner_up_seed == seeds[order[1]]
         rest = np.delete(cos[b], order[0])
         assert answer.cosine == pytest.approx(cos[b, order[0]], abs=1e-6)
-        assert answer.null_mean == pytest.approx(rest.mean(), abs=1e-9)
+        # float32 cosines: their mean agrees to rounding, not to 1e-9.
+        assert answer.null_mean == pytest.approx(rest.mean(), abs=1e-7)
         assert answer.null_std == pytest.approx(rest.std(), rel=1e-6)
         assert answer.z == pytest.approx((cos[b, order[0]] - rest.mean()) / rest.std(), rel=1e-5)
     assert [a.seed for a in got[:2]] == [150, 1200]
