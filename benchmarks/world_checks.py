@@ -13,26 +13,18 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from seedscope.world import load_pipeline
 from seedscope.world.detect import CATEGORIES, WorldDetector, render_labelled
 from seedscope.world.evaluate import adherence, generate
 from seedscope.world.prompts import make_prompts
+from seedscope.world.scorer_truth import round_trip
 
 
 def autoencoder_ceiling(pipe, det: WorldDetector, n: int) -> tuple[float, float]:
     """Detector category accuracy on n rendered scenes and on their autoencoder round trips."""
     data = render_labelled(n, seed=2024)
-    x = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).float() / 127.5 - 1
-    with torch.no_grad():
-        rec = torch.cat(
-            [
-                pipe.vae.decode(pipe.vae.encode(x[i : i + 64]).latent_dist.mean).sample
-                for i in range(0, n, 64)
-            ]
-        )
-    rec_u8 = ((rec.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    rec_u8 = round_trip(pipe, data["images"], batch=64)
     truth = [CATEGORIES[c] for c in data["category"]]
 
     def acc(images: np.ndarray) -> float:

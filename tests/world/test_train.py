@@ -10,19 +10,22 @@ import torch
 from seedscope.world.model import load_pipeline
 from seedscope.world.train import TrainConfig, Trainer, _edge_l1, unet_lr
 
+# A run of a couple of steps per stage on 24 scenes, checkpointing and logging every step.
+TINY = TrainConfig(
+    n_scenes=24,
+    vae_steps=2,
+    vae_batch=2,
+    unet_steps=2,
+    unet_batch=2,
+    decoder_steps=2,
+    checkpoint_every=1,
+    log_every=1,
+    warmup=1,
+)
+
 
 def test_tiny_training_run_resumes_and_exports(tmp_path):
-    cfg = TrainConfig(
-        n_scenes=24,
-        vae_steps=2,
-        vae_batch=2,
-        unet_steps=2,
-        unet_batch=2,
-        decoder_steps=2,
-        checkpoint_every=1,
-        log_every=1,
-        warmup=1,
-    )
+    cfg = TINY
     said: list[str] = []
     export = Trainer(tmp_path, cfg, progress=said.append).run()
     assert any(s.startswith("vae step 2/2") for s in said)
@@ -103,17 +106,7 @@ def test_band_weights_weight_only_the_outer_rows_and_columns():
 
 
 def test_warm_start_keeps_the_init_autoencoder_and_scale_and_fine_tunes(tmp_path):
-    base = TrainConfig(
-        n_scenes=24,
-        vae_steps=2,
-        vae_batch=2,
-        unet_steps=2,
-        unet_batch=2,
-        decoder_steps=1,
-        checkpoint_every=1,
-        log_every=1,
-        warmup=1,
-    )
+    base = dataclasses.replace(TINY, decoder_steps=1)
     init = Trainer(tmp_path / "a", base, progress=lambda s: None).run()
     first = load_pipeline(init)
     cfg = dataclasses.replace(
@@ -179,17 +172,8 @@ def test_loss_targets_and_weights_in_clean_image_terms():
 
 
 def test_v_prediction_warm_start_exports_a_v_prediction_pipeline(tmp_path):
-    cfg = TrainConfig(
-        n_scenes=24,
-        vae_steps=1,
-        vae_batch=2,
-        unet_steps=1,
-        unet_batch=2,
-        decoder_steps=1,
-        checkpoint_every=1,
-        log_every=1,
-        warmup=1,
-        prediction_type="v_prediction",
+    cfg = dataclasses.replace(
+        TINY, vae_steps=1, unet_steps=1, decoder_steps=1, prediction_type="v_prediction"
     )
     export = Trainer(tmp_path, cfg, progress=lambda s: None).run(("unet", "export"))
     pipe = load_pipeline(export)
