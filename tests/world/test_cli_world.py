@@ -81,6 +81,10 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             ],
             "--prediction-type",
         ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--zero-terminal-snr"],
+            "--zero-terminal-snr",
+        ),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],

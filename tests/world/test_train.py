@@ -183,3 +183,31 @@ def test_v_prediction_warm_start_exports_a_v_prediction_pipeline(tmp_path):
     assert load_pipeline(again).scheduler.config.prediction_type == "v_prediction"
     image = pipe("a red star", num_inference_steps=2).images[0]
     assert image.size == (64, 64)
+
+
+def test_zero_terminal_snr_trains_on_pure_noise_and_samples_from_t_999(tmp_path):
+    from diffusers import DDPMScheduler
+
+    from seedscope.world.train import scheduler_changes
+
+    cfg = dataclasses.replace(
+        TINY,
+        vae_steps=1,
+        unet_steps=1,
+        decoder_steps=1,
+        prediction_type="v_prediction",
+        zero_terminal_snr=True,
+    )
+    export = Trainer(tmp_path, cfg, progress=lambda s: None).run(("unet", "export"))
+    pipe = load_pipeline(export)
+    assert pipe.scheduler.config.rescale_betas_zero_snr
+    # The noisiest training input is pure noise; sampling starts there (trailing spacing).
+    train_sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    assert train_sched.alphas_cumprod[-1].item() == 0.0
+    assert train_sched.alphas_cumprod[-2].item() > 0.0
+    pipe.scheduler.set_timesteps(4)
+    assert pipe.scheduler.timesteps[0].item() == 999
+    image = pipe("a red star", num_inference_steps=2).images[0]
+    assert np.isfinite(np.asarray(image, dtype=float)).all()
+    with pytest.raises(ValueError, match="v-prediction"):
+        scheduler_changes(TrainConfig(zero_terminal_snr=True))

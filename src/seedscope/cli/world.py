@@ -160,6 +160,14 @@ def train_cmd(
             " keeps weight on the noisiest steps); a warm start from epsilon weights converts.",
         ),
     ] = None,
+    zero_terminal_snr: Annotated[
+        bool | None,
+        typer.Option(
+            "--zero-terminal-snr/--no-zero-terminal-snr",
+            help="Rescale the noise schedule to zero terminal SNR and sample with trailing"
+            " timesteps (Lin et al. 2024); needs --prediction-type v_prediction.",
+        ),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -204,6 +212,8 @@ def train_cmd(
             raise SeedscopeError(
                 f"--prediction-type must be epsilon or v_prediction, not {prediction_type!r}."
             )
+        if zero_terminal_snr and prediction_type != "v_prediction":
+            raise SeedscopeError("--zero-terminal-snr needs --prediction-type v_prediction.")
         if (
             init_from not in (None, "shipped")
             and not (Path(init_from) / "model_index.json").is_file()
@@ -222,6 +232,7 @@ def train_cmd(
             "decoder_edge_weight": decoder_edge_weight,
             "high_noise_frac": high_noise_frac,
             "prediction_type": prediction_type,
+            "zero_terminal_snr": zero_terminal_snr,
         }
         cfg = dataclasses.replace(
             TrainConfig(),

@@ -70,6 +70,22 @@ class TrainConfig:
     # v-prediction the loss weighs the clean image's error about equally at every noise level
     # (min(SNR + 1, gamma)), so the noisiest steps, where frames are decided, carry weight.
     prediction_type: str = "epsilon"
+    # Rescale the noise schedule to zero terminal SNR and sample with "trailing" timesteps (Lin
+    # et al. 2024, "Common diffusion noise schedules and sample steps are flawed"): the noisiest
+    # training input is then pure noise, as at sampling time, so rare modes that the leak of the
+    # image into the noisiest inputs would announce (a frame) are not ruled out by pure noise.
+    # Needs v-prediction (epsilon carries no information about the image at SNR 0).
+    zero_terminal_snr: bool = False
+
+
+def scheduler_changes(cfg: TrainConfig) -> dict[str, Any]:
+    """The scheduler settings a run trains (and exports) under."""
+    if cfg.zero_terminal_snr and cfg.prediction_type != "v_prediction":
+        raise ValueError("zero terminal SNR needs v-prediction")
+    out: dict[str, Any] = {"prediction_type": cfg.prediction_type}
+    if cfg.zero_terminal_snr:
+        out.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
+    return out
 
 
 def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
@@ -510,7 +526,9 @@ class Trainer:
         else:
             pipe = self._warm_start()
         # Every stage (training and a later `--part export` alike) uses the run's parameterisation.
-        pipe.scheduler.register_to_config(prediction_type=self.cfg.prediction_type)
+        pipe.scheduler = type(pipe.scheduler).from_config(
+            pipe.scheduler.config, **scheduler_changes(self.cfg)
+        )
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
         if "unet" in parts:
