@@ -85,6 +85,10 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--zero-terminal-snr"],
             "--zero-terminal-snr",
         ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--ot-pool", "-1"],
+            "--ot-pool",
+        ),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],

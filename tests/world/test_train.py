@@ -211,3 +211,23 @@ def test_zero_terminal_snr_trains_on_pure_noise_and_samples_from_t_999(tmp_path)
     assert np.isfinite(np.asarray(image, dtype=float)).all()
     with pytest.raises(ValueError, match="v-prediction"):
         scheduler_changes(TrainConfig(zero_terminal_snr=True))
+
+
+def test_ot_coupling_is_the_least_cost_permutation_of_the_noises():
+    from seedscope.world.train import ot_couple
+
+    gen = torch.Generator().manual_seed(4)
+    z0, noise = torch.randn(6, 4, 8, 8, generator=gen) * 2, torch.randn(6, 4, 8, 8, generator=gen)
+    paired = ot_couple(z0, noise, 4)
+    pool = torch.nn.functional.avg_pool2d
+
+    def cost(n):
+        return ((pool(z0, 4) - 4 * pool(n, 4)) ** 2).sum().item()
+
+    # A permutation of the batch's noises (each stays standard normal) ...
+    assert sorted(paired.flatten().tolist()) == sorted(noise.flatten().tolist())
+    # ... of least total cost, against a brute-force search over all 720 permutations.
+    best = min(cost(noise[list(p)]) for p in itertools.permutations(range(6)))
+    assert cost(paired) == pytest.approx(best, rel=1e-6)
+    assert cost(paired) < cost(noise)
+    assert torch.equal(ot_couple(z0, noise, 0), noise)

@@ -168,6 +168,14 @@ def train_cmd(
             " timesteps (Lin et al. 2024); needs --prediction-type v_prediction.",
         ),
     ] = None,
+    ot_pool: Annotated[
+        int | None,
+        typer.Option(
+            "--ot-pool",
+            help="Pair each batch's noises with its images by minibatch optimal transport on"
+            " latents average-pooled over this many cells (e.g. 8); default 0: independent.",
+        ),
+    ] = None,
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
@@ -214,6 +222,8 @@ def train_cmd(
             )
         if zero_terminal_snr and prediction_type != "v_prediction":
             raise SeedscopeError("--zero-terminal-snr needs --prediction-type v_prediction.")
+        if ot_pool is not None and not 0 <= ot_pool <= 32:
+            raise SeedscopeError("--ot-pool must be between 0 and 32 latent cells.")
         if (
             init_from not in (None, "shipped")
             and not (Path(init_from) / "model_index.json").is_file()
@@ -233,6 +243,7 @@ def train_cmd(
             "high_noise_frac": high_noise_frac,
             "prediction_type": prediction_type,
             "zero_terminal_snr": zero_terminal_snr,
+            "ot_pool": ot_pool,
         }
         cfg = dataclasses.replace(
             TrainConfig(),

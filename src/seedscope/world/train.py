@@ -76,6 +76,13 @@ class TrainConfig:
     # image into the noisiest inputs would announce (a frame) are not ruled out by pure noise.
     # Needs v-prediction (epsilon carries no information about the image at SNR 0).
     zero_terminal_snr: bool = False
+    # Minibatch optimal-transport coupling of noise and images (Tong et al. 2023; Pooladian et al.
+    # 2023) on their coarse structure: each batch's noises are permuted so that the sum of
+    # squared distances between the images' and the noises' ot_pool x ot_pool average-pooled
+    # latents is least. A permutation keeps every noise standard normal, so the sampler's
+    # marginals stay those of the data, but the low frequencies of the initial noise (the seed)
+    # now decide the image's coarse layout and its frame or colouring. 0: independent noise.
+    ot_pool: int = 0
 
 
 def scheduler_changes(cfg: TrainConfig) -> dict[str, Any]:
@@ -188,6 +195,24 @@ def loss_target(sched: Any, z0: Any, noise: Any, t: Any, snr: Any, cfg: TrainCon
         w = torch.clamp(snr + 1, max=cfg.min_snr_gamma) / (snr + 1)
         return sched.get_velocity(z0, noise, t), w
     raise ValueError(f"unknown prediction type {cfg.prediction_type!r}")
+
+
+def ot_couple(z0: Any, noise: Any, pool: int) -> Any:
+    """The batch's noises permuted to pair each image with one whose pooled latent is nearest.
+
+    Minibatch OT (Hungarian assignment, scipy's linear_sum_assignment) on the average-pooled
+    latents; pooled noise is rescaled by `pool` to unit variance, like the images' latents.
+    """
+    import torch
+    from scipy.optimize import linear_sum_assignment
+
+    if pool <= 0:
+        return noise
+    f = torch.nn.functional.avg_pool2d
+    a = f(z0, pool).flatten(1).double()
+    b = (f(noise, pool) * pool).flatten(1).double()
+    _, col = linear_sum_assignment(torch.cdist(a, b).pow(2).numpy())
+    return noise[torch.from_numpy(col)]
 
 
 def _edge_l1(a: Any, b: Any) -> Any:
@@ -458,7 +483,7 @@ class Trainer:
             ids = ids_all[idx].clone()
             drop = torch.from_numpy(rng.random(len(idx)) < self.cfg.caption_dropout)
             ids[drop] = empty
-            noise = torch.randn(z0.shape, generator=gen)
+            noise = ot_couple(z0, torch.randn(z0.shape, generator=gen), self.cfg.ot_pool)
             t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
