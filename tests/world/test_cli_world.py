@@ -89,6 +89,10 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--ot-pool", "-1"],
             "--ot-pool",
         ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "export", "--export-weights", "x"],
+            "--export-weights",
+        ),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],
@@ -100,3 +104,42 @@ def test_bad_input_is_one_sentence(tmp_path, cli: Cli, args, message):
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_resumed_run_keeps_its_settings(tmp_path, cli: Cli):
+    import dataclasses
+
+    from seedscope.world.model import load_pipeline
+    from seedscope.world.train import TrainConfig, Trainer
+
+    cfg = TrainConfig(
+        n_scenes=24,
+        vae_steps=1,
+        vae_batch=2,
+        unet_steps=1,
+        unet_batch=2,
+        decoder_steps=1,
+        checkpoint_every=1,
+        warmup=1,
+    )
+    Trainer(tmp_path, dataclasses.replace(cfg, prediction_type="v_prediction")).run(("unet",))
+    # `--part export` without the run's options still exports a v-prediction pipeline.
+    code, _, err = cli(
+        [
+            "world",
+            "train",
+            "--workdir",
+            str(tmp_path),
+            "--part",
+            "export",
+            "--export-weights",
+            "raw",
+        ]
+    )
+    assert code == 0, err
+    pipe = load_pipeline(tmp_path / "export-raw-1")
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    assert (tmp_path / "train.json").read_text().count('"v_prediction"') == 1
+    (tmp_path / "train.json").write_text("[1, 2]")
+    code, _, err = cli(["world", "train", "--workdir", str(tmp_path), "--part", "export"])
+    assert code == 2 and "train.json" in err and "Traceback" not in err

@@ -42,6 +42,15 @@ def test_tiny_training_run_resumes_and_exports(tmp_path):
     Trainer(tmp_path, dataclasses.replace(cfg, unet_steps=3), progress=said.append).run(("unet",))
     assert [s.split(" loss")[0] for s in said if s.startswith("unet")] == ["unet step 3/3"]
     assert not any(s.startswith("vae step") for s in said)
+    # The raw (not averaged) weights export beside the EMA export, named by their step.
+    raw = Trainer(tmp_path, dataclasses.replace(cfg, unet_steps=3)).run(("export",), "raw")
+    assert raw == tmp_path / "export-raw-3"
+    ck = torch.load(tmp_path / "unet.pt", weights_only=False)
+    got = load_pipeline(raw).unet.state_dict()
+    key = next(iter(ck["unet"]))
+    assert torch.allclose(got[key].float(), ck["unet"][key].half().float())
+    with pytest.raises(ValueError, match="ema or raw"):
+        Trainer(tmp_path, cfg).run(("export",), "best")
 
 
 def test_unet_learning_rate_warms_up_then_decays_to_a_tenth():

@@ -116,13 +116,13 @@ def train_cmd(
         ),
     ] = None,
     mode_weights: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--mode-weights",
             help="Draw scenes showing these modes more often in UNet batches, e.g."
             " 'border=3,grayscale=2'.",
         ),
-    ] = "",
+    ] = None,
     unet_lr: Annotated[
         float | None, typer.Option("--unet-lr", help="Peak UNet learning rate (default 5e-4).")
     ] = None,
@@ -176,18 +176,30 @@ def train_cmd(
             " latents average-pooled over this many cells (e.g. 8); default 0: independent.",
         ),
     ] = None,
+    export_weights: Annotated[
+        str,
+        typer.Option(
+            "--export-weights",
+            help="What the export stage writes: ema (the averaged weights, to WORKDIR/export) or"
+            " raw (the latest training weights, to WORKDIR/export-raw-STEP).",
+        ),
+    ] = "ema",
     install: Annotated[
         bool,
         typer.Option("--install", help="Copy the trained weights into the package (maintainers)."),
     ] = False,
 ) -> None:
-    """Train the world model (VAE, then UNet + text encoder) and the detector; resumes from checkpoints."""
+    """Train the world model (VAE, then UNet + text encoder) and the detector; resumes from checkpoints.
+
+    A run resumed in a work folder keeps the settings it was started with (its train.json);
+    options given again replace them.
+    """
     import dataclasses
     import shutil
 
     from seedscope.world.detect import DETECTOR_PATH, train_detector
     from seedscope.world.model import weights_path
-    from seedscope.world.train import DEFAULT_WORKDIR, TrainConfig, Trainer
+    from seedscope.world.train import DEFAULT_WORKDIR, Trainer
 
     stages = {
         "model": ("unet", "decoder", "export"),
@@ -213,14 +225,24 @@ def train_cmd(
     if part in stages:
         from seedscope.world.train import parse_mode_weights
 
-        parse_mode_weights(mode_weights)  # one sentence on bad input, before any work
+        parse_mode_weights(mode_weights or "")  # one sentence on bad input, before any work
+        if export_weights not in ("ema", "raw"):
+            raise SeedscopeError(f"--export-weights must be ema or raw, not {export_weights!r}.")
         if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
             raise SeedscopeError("--high-noise-frac must be between 0 and 1.")
         if prediction_type not in (None, "epsilon", "v_prediction"):
             raise SeedscopeError(
                 f"--prediction-type must be epsilon or v_prediction, not {prediction_type!r}."
             )
-        if zero_terminal_snr and prediction_type != "v_prediction":
+        from seedscope.world.train import saved_config
+
+        try:
+            base = saved_config(wd)
+        except (ValueError, TypeError) as bad:
+            raise SeedscopeError(
+                f"{wd / 'train.json'} is not a training run's settings ({bad}); move it away."
+            ) from bad
+        if zero_terminal_snr and (prediction_type or base.prediction_type) != "v_prediction":
             raise SeedscopeError("--zero-terminal-snr needs --prediction-type v_prediction.")
         if ot_pool is not None and not 0 <= ot_pool <= 32:
             raise SeedscopeError("--ot-pool must be between 0 and 32 latent cells.")
@@ -233,6 +255,7 @@ def train_cmd(
                 " give one, or 'shipped'."
             )
         changes: dict[str, Any] = {
+            "mode_weights": mode_weights,
             "unet_steps": unet_steps,
             "threads": threads,
             "init_from": init_from,
@@ -245,12 +268,9 @@ def train_cmd(
             "zero_terminal_snr": zero_terminal_snr,
             "ot_pool": ot_pool,
         }
-        cfg = dataclasses.replace(
-            TrainConfig(),
-            mode_weights=mode_weights,
-            **{k: v for k, v in changes.items() if v is not None},
-        )
-        export = Trainer(wd, cfg, progress=lambda s: err.print(s)).run(stages[part])
+        cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+        trainer = Trainer(wd, cfg, progress=lambda s: err.print(s))
+        export = trainer.run(stages[part], weights=export_weights)
         if install:
             dest = weights_path()
             if dest.exists():

@@ -85,6 +85,18 @@ class TrainConfig:
     ot_pool: int = 0
 
 
+def saved_config(workdir: Path) -> TrainConfig:
+    """The settings a work folder's run was started with (train.json), else the defaults."""
+    path = workdir / "train.json"
+    if not path.is_file():
+        return TrainConfig()
+    saved = json.loads(path.read_text())
+    if not isinstance(saved, dict):
+        raise ValueError("not a JSON object")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in saved.items() if k in names})
+
+
 def scheduler_changes(cfg: TrainConfig) -> dict[str, Any]:
     """The scheduler settings a run trains (and exports) under."""
     if cfg.zero_terminal_snr and cfg.prediction_type != "v_prediction":
@@ -511,22 +523,27 @@ class Trainer:
                 if step % (2 * self.cfg.checkpoint_every) == 0:
                     self._export(pipe, ema)
 
-    def _export(self, pipe: Any, ema: Any) -> Path:
-        """Save the EMA weights as a diffusers pipeline folder (fp16 safetensors) in workdir/export."""
+    def _export(self, pipe: Any, ema: Any, name: str = "export") -> Path:
+        """Save the EMA weights (the raw ones if ema is None) as a pipeline folder workdir/name.
+
+        A diffusers pipeline folder of float16 safetensors, written beside and then renamed.
+        """
         import torch
 
         self._latest_decoder(pipe)
         params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
-        ema.store(params)
-        ema.copy_to(params)
-        out = self.dir / "export"
-        tmp = self.dir / "export.tmp"
+        if ema is not None:
+            ema.store(params)
+            ema.copy_to(params)
+        out = self.dir / name
+        tmp = self.dir / f"{name}.tmp"
         pipe.unet.eval()
         pipe.text_encoder.eval()
         pipe.to(torch.float16)
         pipe.save_pretrained(tmp, safe_serialization=True)
         pipe.to(torch.float32)
-        ema.restore(params)
+        if ema is not None:
+            ema.restore(params)
         pipe.unet.train()
         pipe.text_encoder.train()
         if out.exists():
@@ -537,8 +554,14 @@ class Trainer:
         self.say(f"exported pipeline to {out}")
         return out
 
-    def run(self, parts: tuple[str, ...] = ("unet", "decoder", "export")) -> Path:
-        """Run the stages: data and VAE always (resuming), then those named in parts."""
+    def run(
+        self, parts: tuple[str, ...] = ("unet", "decoder", "export"), weights: str = "ema"
+    ) -> Path:
+        """Run the stages: data and VAE always (resuming), then those named in parts.
+
+        The export stage writes the EMA weights to workdir/export, or with weights="raw" the
+        latest raw (not averaged) weights to workdir/export-raw-STEP.
+        """
         import torch
 
         from seedscope.world.model import build_pipeline
@@ -557,12 +580,12 @@ class Trainer:
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
         if "unet" in parts:
-            weights = parse_mode_weights(self.cfg.mode_weights)
-            probs = scene_weights(self.truth(), weights) if weights else None
+            mode_w = parse_mode_weights(self.cfg.mode_weights)
+            probs = scene_weights(self.truth(), mode_w) if mode_w else None
             self.unet(pipe, mean, std, captions, probs)
         if "decoder" in parts:
             self.decoder(pipe, images, mean, std)
-        return self.export(pipe) if "export" in parts else self.dir
+        return self.export(pipe, weights) if "export" in parts else self.dir
 
     def _warm_start(self) -> Any:
         """The init pipeline (float32); its VAE stands as the finished autoencoder stage."""
@@ -575,15 +598,19 @@ class Trainer:
             self.say(f"warm start from {self.cfg.init_from}")
         return pipe
 
-    def export(self, pipe: Any) -> Path:
-        """Export the latest UNet/text-encoder EMA weights with the latest decoder."""
+    def export(self, pipe: Any, weights: str = "ema") -> Path:
+        """Export the latest UNet/text-encoder EMA (or raw) weights with the latest decoder."""
         from diffusers.training_utils import EMAModel
 
+        if weights not in ("ema", "raw"):
+            raise ValueError(f"weights must be ema or raw, not {weights!r}")
         ck = self._load("unet.pt")
         if ck is None:
             raise RuntimeError("no UNet checkpoint to export yet")
         pipe.unet.load_state_dict(ck["unet"])
         pipe.text_encoder.load_state_dict(ck["te"])
+        if weights == "raw":
+            return self._export(pipe, None, f"export-raw-{ck['step']}")
         params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
         ema = EMAModel(params, decay=self.cfg.ema_decay)
         ema.load_state_dict(ck["ema"])
