@@ -240,3 +240,39 @@ def test_ot_coupling_is_the_least_cost_permutation_of_the_noises():
     assert cost(paired) == pytest.approx(best, rel=1e-6)
     assert cost(paired) < cost(noise)
     assert torch.equal(ot_couple(z0, noise, 0), noise)
+
+
+def test_edge_contrast_reads_a_frame_and_ot_gives_framed_images_high_contrast_noise():
+    from seedscope.world.train import edge_contrast, ot_couple
+
+    framed = torch.zeros(1, 4, 16, 16)
+    framed[..., :2, :] = framed[..., -2:, :] = framed[..., :, :2] = framed[..., :, -2:] = 1.0
+    assert torch.allclose(edge_contrast(framed, 2), torch.ones(1, 4))
+    assert torch.allclose(edge_contrast(torch.full((1, 4, 16, 16), 3.0), 2), torch.zeros(1, 4))
+    # Brute force over all permutations, with the edge term in the cost.
+    gen = torch.Generator().manual_seed(5)
+    z0 = torch.cat([framed * 3, torch.zeros(4, 4, 16, 16)])
+    noise = torch.randn(5, 4, 16, 16, generator=gen)
+    pool = torch.nn.functional.avg_pool2d
+    sd = (1 / 60 + 1 / 52) ** 0.5  # outer 2-cell ring of 16x16: 60 cells, the next one 52
+
+    def cost(n):
+        c = ((pool(z0, 4) - 4 * pool(n, 4)) ** 2).sum()
+        return (c + 4 * ((edge_contrast(z0, 2) - edge_contrast(n, 2) / sd) ** 2).sum()).item()
+
+    paired = ot_couple(z0, noise, 4, edge_weight=4.0, band=2)
+    best = min(cost(noise[list(p)]) for p in itertools.permutations(range(5)))
+    assert cost(paired) == pytest.approx(best, rel=1e-6)
+    # Over many batches, framed images get noise of positive edge contrast, plain ones not.
+    z0 = torch.cat([framed * 3, framed * 3, torch.zeros(6, 4, 16, 16)])
+    got = torch.stack(
+        [
+            edge_contrast(ot_couple(z0, torch.randn(8, 4, 16, 16, generator=gen), 4, 4.0), 2)
+            .sum(1)
+            .div(sd * 2)
+            for _ in range(100)
+        ]
+    )
+    assert got[:, :2].mean() > 0.5 and got[:, 2:].mean() < 0.0
+    plain = ot_couple(z0, torch.randn(8, 4, 16, 16, generator=gen), 4)
+    assert plain.shape == z0.shape

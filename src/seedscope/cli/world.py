@@ -176,6 +176,14 @@ def train_cmd(
             " latents average-pooled over this many cells (e.g. 8); default 0: independent.",
         ),
     ] = None,
+    ot_edge_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--ot-edge-weight",
+            help="With --ot-pool: weight of the edge contrast (outer latent band minus the ring"
+            " inside it, per channel) in the OT cost, so the seed decides frames (default 0).",
+        ),
+    ] = None,
     export_weights: Annotated[
         str,
         typer.Option(
@@ -246,6 +254,8 @@ def train_cmd(
             raise SeedscopeError("--zero-terminal-snr needs --prediction-type v_prediction.")
         if ot_pool is not None and not 0 <= ot_pool <= 32:
             raise SeedscopeError("--ot-pool must be between 0 and 32 latent cells.")
+        if ot_edge_weight is not None and ot_edge_weight < 0:
+            raise SeedscopeError("--ot-edge-weight must be 0 or more.")
         if (
             init_from not in (None, "shipped")
             and not (Path(init_from) / "model_index.json").is_file()
@@ -267,6 +277,7 @@ def train_cmd(
             "prediction_type": prediction_type,
             "zero_terminal_snr": zero_terminal_snr,
             "ot_pool": ot_pool,
+            "ot_edge_weight": ot_edge_weight,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
         trainer = Trainer(wd, cfg, progress=lambda s: err.print(s))

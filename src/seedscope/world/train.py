@@ -83,6 +83,10 @@ class TrainConfig:
     # marginals stay those of the data, but the low frequencies of the initial noise (the seed)
     # now decide the image's coarse layout and its frame or colouring. 0: independent noise.
     ot_pool: int = 0
+    # Weight, in that OT cost, of each channel's edge contrast: the mean of the outer edge_band
+    # rows/columns minus the mean of the ring just inside them (unit variance for noise). A
+    # frame is such a contrast, so the seed's edge contrast decides whether a scene is framed.
+    ot_edge_weight: float = 0.0
 
 
 def saved_config(workdir: Path) -> TrainConfig:
@@ -209,11 +213,23 @@ def loss_target(sched: Any, z0: Any, noise: Any, t: Any, snr: Any, cfg: TrainCon
     raise ValueError(f"unknown prediction type {cfg.prediction_type!r}")
 
 
-def ot_couple(z0: Any, noise: Any, pool: int) -> Any:
+def edge_contrast(z: Any, band: int) -> Any:
+    """Per channel: mean of the outer `band` rows/columns minus that of the next `band` inward."""
+    import torch
+
+    size = z.shape[-1]
+    outer = torch.from_numpy(band_weights(size, band, 2.0) - 1.0)
+    inner = torch.from_numpy(band_weights(size, 2 * band, 2.0) - 1.0) - outer
+    return (z * outer).sum((-2, -1)) / outer.sum() - (z * inner).sum((-2, -1)) / inner.sum()
+
+
+def ot_couple(z0: Any, noise: Any, pool: int, edge_weight: float = 0.0, band: int = 2) -> Any:
     """The batch's noises permuted to pair each image with one whose pooled latent is nearest.
 
     Minibatch OT (Hungarian assignment, scipy's linear_sum_assignment) on the average-pooled
     latents; pooled noise is rescaled by `pool` to unit variance, like the images' latents.
+    With edge_weight, the cost adds that weight times the squared distance of the edge
+    contrasts (the noise's rescaled to unit variance).
     """
     import torch
     from scipy.optimize import linear_sum_assignment
@@ -223,7 +239,16 @@ def ot_couple(z0: Any, noise: Any, pool: int) -> Any:
     f = torch.nn.functional.avg_pool2d
     a = f(z0, pool).flatten(1).double()
     b = (f(noise, pool) * pool).flatten(1).double()
-    _, col = linear_sum_assignment(torch.cdist(a, b).pow(2).numpy())
+    cost = torch.cdist(a, b).pow(2)
+    if edge_weight > 0:
+        # The contrast of unit-variance noise has variance sum of 1/n over the two regions.
+        outer = band_weights(noise.shape[-1], band, 2.0) - 1.0
+        inner = band_weights(noise.shape[-1], 2 * band, 2.0) - 1.0 - outer
+        sd = float(np.sqrt(1 / outer.sum() + 1 / inner.sum()))
+        ca = edge_contrast(z0, band).double()
+        cb = (edge_contrast(noise, band) / sd).double()
+        cost = cost + edge_weight * torch.cdist(ca, cb).pow(2)
+    _, col = linear_sum_assignment(cost.numpy())
     return noise[torch.from_numpy(col)]
 
 
@@ -495,7 +520,13 @@ class Trainer:
             ids = ids_all[idx].clone()
             drop = torch.from_numpy(rng.random(len(idx)) < self.cfg.caption_dropout)
             ids[drop] = empty
-            noise = ot_couple(z0, torch.randn(z0.shape, generator=gen), self.cfg.ot_pool)
+            noise = ot_couple(
+                z0,
+                torch.randn(z0.shape, generator=gen),
+                self.cfg.ot_pool,
+                self.cfg.ot_edge_weight,
+                self.cfg.edge_band,
+            )
             t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
