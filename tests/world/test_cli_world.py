@@ -93,6 +93,7 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             ["world", "train", "--workdir", "{tmp}/w", "--part", "export", "--export-weights", "x"],
             "--export-weights",
         ),
+        (["world", "train", "--workdir", "{tmp}/w", "--ot-edge-weight", "-1"], "--ot-edge-weight"),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],

@@ -223,13 +223,6 @@ def train_cmd(
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wd = workdir or DEFAULT_WORKDIR
-    if part in {"detector", "all"}:
-        det = wd / "detector.safetensors"
-        if not det.exists():
-            train_detector(det)
-        if install:
-            DETECTOR_PATH.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(det, DETECTOR_PATH)
     if part in stages:
         from seedscope.world.train import parse_mode_weights
 
@@ -280,6 +273,15 @@ def train_cmd(
             "ot_edge_weight": ot_edge_weight,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+    # Options are checked above, before any work: the detector trains first under --part all.
+    if part in {"detector", "all"}:
+        det = wd / "detector.safetensors"
+        if not det.exists():
+            train_detector(det)
+        if install:
+            DETECTOR_PATH.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(det, DETECTOR_PATH)
+    if part in stages:
         trainer = Trainer(wd, cfg, progress=lambda s: err.print(s))
         export = trainer.run(stages[part], weights=export_weights)
         if install:
