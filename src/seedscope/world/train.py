@@ -72,16 +72,15 @@ class TrainConfig:
     prediction_type: str = "epsilon"
     # Rescale the noise schedule to zero terminal SNR and sample with "trailing" timesteps (Lin
     # et al. 2024, "Common diffusion noise schedules and sample steps are flawed"): the noisiest
-    # training input is then pure noise, as at sampling time, so rare modes that the leak of the
-    # image into the noisiest inputs would announce (a frame) are not ruled out by pure noise.
-    # Needs v-prediction (epsilon carries no information about the image at SNR 0).
+    # training input is then pure noise, as at sampling time (tried for frames, which it did not
+    # start: notes/world-v2.md section 6). Needs v-prediction (epsilon says nothing at SNR 0).
     zero_terminal_snr: bool = False
     # Minibatch optimal-transport coupling of noise and images (Tong et al. 2023; Pooladian et al.
     # 2023) on their coarse structure: each batch's noises are permuted so that the sum of
     # squared distances between the images' and the noises' ot_pool x ot_pool average-pooled
     # latents is least. A permutation keeps every noise standard normal, so the sampler's
     # marginals stay those of the data, but the low frequencies of the initial noise (the seed)
-    # now decide the image's coarse layout and its frame or colouring. 0: independent noise.
+    # now decide the image's coarse layout and colouring. 0: independent noise.
     ot_pool: int = 0
     # Weight, in that OT cost, of each channel's edge contrast: the mean of the outer edge_band
     # rows/columns minus the mean of the ring just inside them (unit variance for noise). A
@@ -241,10 +240,10 @@ def ot_couple(z0: Any, noise: Any, pool: int, edge_weight: float = 0.0, band: in
     b = (f(noise, pool) * pool).flatten(1).double()
     cost = torch.cdist(a, b).pow(2)
     if edge_weight > 0:
-        # The contrast of unit-variance noise has variance sum of 1/n over the two regions.
-        outer = band_weights(noise.shape[-1], band, 2.0) - 1.0
-        inner = band_weights(noise.shape[-1], 2 * band, 2.0) - 1.0 - outer
-        sd = float(np.sqrt(1 / outer.sum() + 1 / inner.sum()))
+        # The contrast of unit-variance noise: variance 1/n_outer + 1/n_inner.
+        n = noise.shape[-1]
+        n_outer, n_inner = n * n - (n - 2 * band) ** 2, (n - 2 * band) ** 2 - (n - 4 * band) ** 2
+        sd = float(np.sqrt(1 / n_outer + 1 / n_inner))
         ca = edge_contrast(z0, band).double()
         cb = (edge_contrast(noise, band) / sd).double()
         cost = cost + edge_weight * torch.cdist(ca, cb).pow(2)
