@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from fixtures.cli import Cli
 from seedscope.world.model import load_pipeline
 from seedscope.world.train import TrainConfig, Trainer, _edge_l1, unet_lr
 
@@ -276,3 +277,30 @@ def test_edge_contrast_reads_a_frame_and_ot_gives_framed_images_high_contrast_no
     assert got[:, :2].mean() > 0.5 and got[:, 2:].mean() < 0.0
     plain = ot_couple(z0, torch.randn(8, 4, 16, 16, generator=gen), 4)
     assert plain.shape == z0.shape
+
+
+def test_a_resumed_run_keeps_its_settings(tmp_path, cli: Cli):
+    cfg = dataclasses.replace(
+        TINY, vae_steps=1, unet_steps=1, decoder_steps=1, prediction_type="v_prediction"
+    )
+    Trainer(tmp_path, cfg).run(("unet",))
+    # `--part export` without the run's options still exports a v-prediction pipeline.
+    code, _, err = cli(
+        [
+            "world",
+            "train",
+            "--workdir",
+            str(tmp_path),
+            "--part",
+            "export",
+            "--export-weights",
+            "raw",
+        ]
+    )
+    assert code == 0, err
+    pipe = load_pipeline(tmp_path / "export-raw-1")
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    assert (tmp_path / "train.json").read_text().count('"v_prediction"') == 1
+    (tmp_path / "train.json").write_text("[1, 2]")
+    code, _, err = cli(["world", "train", "--workdir", str(tmp_path), "--part", "export"])
+    assert code == 2 and "train.json" in err and "Traceback" not in err
