@@ -207,7 +207,13 @@ def train_cmd(
 
     from seedscope.world.detect import DETECTOR_PATH, train_detector
     from seedscope.world.model import weights_path
-    from seedscope.world.train import DEFAULT_WORKDIR, Trainer
+    from seedscope.world.train import (
+        DEFAULT_WORKDIR,
+        Trainer,
+        parse_mode_weights,
+        saved_config,
+        scheduler_changes,
+    )
 
     stages = {
         "model": ("unet", "decoder", "export"),
@@ -224,8 +230,6 @@ def train_cmd(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wd = workdir or DEFAULT_WORKDIR
     if part in stages:
-        from seedscope.world.train import parse_mode_weights
-
         parse_mode_weights(mode_weights or "")  # one sentence on bad input, before any work
         if export_weights not in ("ema", "raw"):
             raise SeedscopeError(f"--export-weights must be ema or raw, not {export_weights!r}.")
@@ -235,16 +239,12 @@ def train_cmd(
             raise SeedscopeError(
                 f"--prediction-type must be epsilon or v_prediction, not {prediction_type!r}."
             )
-        from seedscope.world.train import saved_config
-
         try:
             base = saved_config(wd)
         except (ValueError, TypeError) as bad:
             raise SeedscopeError(
                 f"{wd / 'train.json'} is not a training run's settings ({bad}); move it away."
             ) from bad
-        if zero_terminal_snr and (prediction_type or base.prediction_type) != "v_prediction":
-            raise SeedscopeError("--zero-terminal-snr needs --prediction-type v_prediction.")
         if ot_pool is not None and not 0 <= ot_pool <= 32:
             raise SeedscopeError("--ot-pool must be between 0 and 32 latent cells.")
         if ot_edge_weight is not None and ot_edge_weight < 0:
@@ -273,6 +273,12 @@ def train_cmd(
             "ot_edge_weight": ot_edge_weight,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+        try:
+            scheduler_changes(cfg)  # the run's own check of its settings, as one sentence
+        except ValueError:
+            raise SeedscopeError(
+                "--zero-terminal-snr needs --prediction-type v_prediction."
+            ) from None
     # Options are checked above, before any work: the detector trains first under --part all.
     if part in {"detector", "all"}:
         det = wd / "detector.safetensors"
