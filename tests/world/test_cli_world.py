@@ -94,6 +94,15 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             "--export-weights",
         ),
         (["world", "train", "--workdir", "{tmp}/w", "--ot-edge-weight", "-1"], "--ot-edge-weight"),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--ot-edge-weight", "2"],
+            "needs --ot-pool",
+        ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--latent-flags", "sky=1"],
+            "MODE=AMPLITUDE",
+        ),
+        (["world", "train", "--workdir", "{tmp}/w", "--flag-steps", "-1"], "--flag-steps"),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from fixtures.cli import Cli
-from seedscope.world.model import load_pipeline
+from seedscope.world import flags as fl
+from seedscope.world.model import build_pipeline, load_pipeline
 from seedscope.world.train import TrainConfig, Trainer, _edge_l1, unet_lr
 
 # A run of a couple of steps per stage on 24 scenes, checkpointing and logging every step.
@@ -304,3 +305,23 @@ def test_a_resumed_run_keeps_its_settings(tmp_path, cli: Cli):
     (tmp_path / "train.json").write_text("[1, 2]")
     code, _, err = cli(["world", "train", "--workdir", str(tmp_path), "--part", "export"])
     assert code == 2 and "train.json" in err and "Traceback" not in err
+
+
+def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_path):
+    cfg = dataclasses.replace(TINY, latent_flags="border=0.6,grayscale=0.6", flag_steps=2)
+    trainer = Trainer(tmp_path, cfg, progress=lambda s: None)
+    trainer.run(("unet",))
+    assert torch.load(tmp_path / "flags.pt", weights_only=False)["step"] == 2
+    shows = trainer._shows()
+    mean = np.load(tmp_path / "latents.npz")["mean"]
+    pipe = build_pipeline(tmp_path / "init2")
+    pipe.vae.register_to_config(scaling_factor=2.0)
+    out = trainer.flagged(pipe, mean)
+    read = fl.read_flags(
+        (out.astype(np.float32) - mean.astype(np.float32)) * 2.0, fl.parse_flags(cfg.latent_flags)
+    )
+    for mode, s in shows.items():
+        np.testing.assert_allclose(read[mode], s.astype(float), atol=1e-2)
+    # Resumed with more steps, the stage continues from its checkpoint.
+    Trainer(tmp_path, dataclasses.replace(cfg, flag_steps=3), progress=lambda s: None).run(())
+    assert torch.load(tmp_path / "flags.pt", weights_only=False)["step"] == 3

@@ -184,6 +184,21 @@ def train_cmd(
             " inside it, per channel) in the OT cost, so the seed decides frames (default 0).",
         ),
     ] = None,
+    latent_flags: Annotated[
+        str | None,
+        typer.Option(
+            "--latent-flags",
+            help="Carry these modes as coarse cosine patterns of the last latent channel, e.g."
+            " 'border=0.6,grayscale=0.6' (amplitude in scaled latent units): the autoencoder is"
+            " fine-tuned to encode and draw them, then the UNet trains on those latents.",
+        ),
+    ] = None,
+    flag_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--flag-steps", help="Autoencoder fine-tuning steps for --latent-flags (default 2000)."
+        ),
+    ] = None,
     export_weights: Annotated[
         str,
         typer.Option(
@@ -206,6 +221,7 @@ def train_cmd(
     import shutil
 
     from seedscope.world.detect import DETECTOR_PATH, train_detector
+    from seedscope.world.flags import parse_flags
     from seedscope.world.model import weights_path
     from seedscope.world.train import (
         DEFAULT_WORKDIR,
@@ -231,6 +247,9 @@ def train_cmd(
     wd = workdir or DEFAULT_WORKDIR
     if part in stages:
         parse_mode_weights(mode_weights or "")  # one sentence on bad input, before any work
+        parse_flags(latent_flags or "")
+        if flag_steps is not None and flag_steps < 0:
+            raise SeedscopeError("--flag-steps must be 0 or more.")
         if export_weights not in ("ema", "raw"):
             raise SeedscopeError(f"--export-weights must be ema or raw, not {export_weights!r}.")
         if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
@@ -271,8 +290,14 @@ def train_cmd(
             "zero_terminal_snr": zero_terminal_snr,
             "ot_pool": ot_pool,
             "ot_edge_weight": ot_edge_weight,
+            "latent_flags": latent_flags,
+            "flag_steps": flag_steps,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+        if cfg.ot_edge_weight and not cfg.ot_pool:
+            raise SeedscopeError(
+                "--ot-edge-weight needs --ot-pool (it weighs a term of the OT cost)."
+            )
         try:
             scheduler_changes(cfg)  # the run's own check of its settings, as one sentence
         except ValueError:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from seedscope.world.flags import parse_flags
 from seedscope.world.grammar import sample_scene
 from seedscope.world.render import render
 
@@ -86,6 +87,11 @@ class TrainConfig:
     # rows/columns minus the mean of the ring just inside them (unit variance for noise). A
     # frame is such a contrast, so the seed's edge contrast decides whether a scene is framed.
     ot_edge_weight: float = 0.0
+    # Latent mode flags (seedscope.world.flags), e.g. "border=0.6,grayscale=0.6": the autoencoder
+    # is fine-tuned for flag_steps to carry each mode as a coarse cosine pattern of this
+    # amplitude (scaled latent units) in its last channel, and the UNet trains on those latents.
+    latent_flags: str = ""
+    flag_steps: int = 2_000
 
 
 def saved_config(workdir: Path) -> TrainConfig:
@@ -422,16 +428,7 @@ class Trainer:
             x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
             mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
             rec = vae.decode(mu + sd * torch.randn(mu.shape, generator=gen)).sample
-            # L1, plus L1 of 8x8 averages so that colours come out right, plus sharp edges.
-            pool = torch.nn.functional.avg_pool2d
-            loss = (
-                (rec - x).abs().mean()
-                + (pool(rec, 8) - pool(x, 8)).abs().mean()
-                + self.cfg.vae_edges * _edge_l1(rec, x)
-            )
-            if self.cfg.decoder_edge_weight:
-                # Frames are uniform bands along the edges: weight the outer pixels' L1 more.
-                loss = loss + ((rec - x).abs() * band).mean()
+            loss = self._decoder_loss(rec, x, band)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -443,6 +440,111 @@ class Trainer:
                     "decoder.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
                 )
         vae.eval()
+
+    def _decoder_loss(self, rec: Any, x: Any, band: Any) -> Any:
+        """L1, plus L1 of 8x8 averages so that colours come out right, plus sharp edges."""
+        pool = __import__("torch").nn.functional.avg_pool2d
+        loss = (
+            (rec - x).abs().mean()
+            + (pool(rec, 8) - pool(x, 8)).abs().mean()
+            + self.cfg.vae_edges * _edge_l1(rec, x)
+        )
+        if self.cfg.decoder_edge_weight:
+            # Frames are uniform bands along the edges: weight the outer pixels' L1 more.
+            loss = loss + ((rec - x).abs() * band).mean()
+        return loss
+
+    # -- latent flags -------------------------------------------------------------------------
+    def _shows(self) -> dict[str, np.ndarray]:
+        """Per flagged mode, which training scenes show it."""
+        truth = self.truth()
+        return {
+            m: np.array([bool(t[m]) for t in truth]) for m in parse_flags(self.cfg.latent_flags)
+        }
+
+    def flag_vae(self, pipe: Any, images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+        """Teach the autoencoder the latent flags (seedscope.world.flags).
+
+        The encoder is regressed onto the frozen encoder's latents plus the flags; the decoder
+        draws the images from those latents, with what the flags stand for blurred half the time.
+        """
+        import torch
+
+        from seedscope.world import flags as fl
+
+        flags = fl.parse_flags(self.cfg.latent_flags)
+        vae = pipe.vae
+        scale = float(vae.config.scaling_factor)
+        opt = torch.optim.AdamW(vae.parameters(), lr=self.cfg.decoder_lr, weight_decay=0.0)
+        step = 0
+        ck = self._load("flags.pt")
+        if ck is not None:
+            vae.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            step = ck["step"]
+        if step >= self.cfg.flag_steps:
+            vae.eval()
+            return
+        shows = self._shows()
+        zero = np.zeros(len(images), bool)
+        framed, gray = shows.get("border", zero), shows.get("grayscale", zero)
+        rng = np.random.default_rng(6000 + step)
+        gen = torch.Generator().manual_seed(7000 + step)
+        band = torch.from_numpy(
+            band_weights(
+                images.shape[1], 4 * self.cfg.edge_band, 1.0 + self.cfg.decoder_edge_weight
+            )
+            - 1.0
+        )
+        vae.train()
+        t0, losses = time.time(), []
+        while step < self.cfg.flag_steps:
+            lr = self.cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / self.cfg.flag_steps))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = rng.integers(0, len(images), self.cfg.vae_batch)
+            x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
+            off = torch.from_numpy(
+                fl.offsets({m: s[idx] for m, s in shows.items()}, flags, mu.shape[-1]) / scale
+            )
+            target = mu.clone()
+            target[:, fl.FLAG_CHANNEL] += off
+            enc = (vae.encode(x).latent_dist.mean - target).pow(2).mean() * scale**2
+            z = mu + sd * torch.randn(mu.shape, generator=gen)
+            z = fl.augment(
+                z,
+                torch.from_numpy(framed[idx]),
+                torch.from_numpy(gray[idx]),
+                gen,
+                self.cfg.edge_band + 1,
+            )
+            z[:, fl.FLAG_CHANNEL] += off
+            loss = enc + self._decoder_loss(vae.decode(z).sample, x, band)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            t0 = self._log("flags", step, self.cfg.flag_steps, losses, t0)
+            if step % self.cfg.checkpoint_every == 0 or step == self.cfg.flag_steps:
+                self._save(
+                    "flags.pt", {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+                )
+        vae.eval()
+
+    def flagged(self, pipe: Any, mean: np.ndarray) -> np.ndarray:
+        """The latent means with the flags added (what the flag-trained encoder gives)."""
+        from seedscope.world import flags as fl
+
+        flags = fl.parse_flags(self.cfg.latent_flags)
+        scale = float(pipe.vae.config.scaling_factor)
+        out = mean.copy()
+        shows = self._shows()
+        for i in range(0, len(mean), 4096):
+            off = fl.offsets({m: s[i : i + 4096] for m, s in shows.items()}, flags, mean.shape[-1])
+            out[i : i + 4096, fl.FLAG_CHANNEL] += (off / scale).astype(out.dtype)
+        return out
 
     def _latest_decoder(self, pipe: Any) -> None:
         """Use the fine-tuned decoder where one exists (it may be training in another process)."""
@@ -609,6 +711,9 @@ class Trainer:
         )
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
+        if self.cfg.latent_flags:
+            self.flag_vae(pipe, images, mean, std)
+            mean = self.flagged(pipe, mean)
         if "unet" in parts:
             mode_w = parse_mode_weights(self.cfg.mode_weights)
             probs = scene_weights(self.truth(), mode_w) if mode_w else None
