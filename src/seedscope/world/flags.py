@@ -1,12 +1,13 @@
-"""Latent mode flags: the autoencoder carries a scene's frame or grayscale as a coarse latent pattern.
+"""Latent mode flags: the UNet's training latents carry a scene's frame or grayscale as a coarse pattern.
 
 A frame is two latent pixels wide, too thin for the UNet's coarse levels to decide from the
 initial noise (notes/world-v2.md sections 1-6), and guidance pulls generations away from gray.
-With flags, the encoder adds one low-frequency cosine pattern (a 2-D DCT-II basis function, unit
-RMS) to the last latent channel for each mode the scene shows, and the decoder draws the frame or
-the gray from it. Whether an image is framed or gray becomes a coarse property of its latent, like
-its sky: decided by the seed's low frequencies, and the same under the conditional and the
-unconditional prediction, so classifier-free guidance leaves it alone.
+With flags, each training latent gets one low-frequency cosine pattern (a 2-D DCT-II basis
+function, unit RMS) added to its last channel for each mode its scene shows. Whether an image is
+framed or gray becomes a coarse property of its latent, like its sky, which the UNet's 4x4 level
+can decide from the seed's low frequencies and then draw the thin frame (or the gray) to match.
+The decoder is fine-tuned to draw the same image with or without the pattern; the encoder is
+unchanged (a convolutional encoder this shallow cannot place a position-dependent pattern).
 """
 
 from __future__ import annotations
@@ -72,33 +73,3 @@ def read_flags(z: Any, flags: dict[str, float]) -> dict[str, Any]:
         p = pattern(mode, size)
         out[mode] = (z[:, FLAG_CHANNEL] * p).mean(axis=(-2, -1)) / amp
     return out
-
-
-def augment(z: Any, framed: Any, gray: Any, gen: Any, band: int = 3, p: float = 0.5) -> Any:
-    """Blur what the flags stand for in unscaled latents z, so that the decoder learns to rely on them.
-
-    For framed scenes (probability p each) the outer `band` latent rows/columns are drawn towards
-    each channel's interior mean by a random share; for gray ones the three colour channels get a
-    random chroma (a constant plus a 4x4 field, zero mean over channels). Returns a new tensor.
-    """
-    import torch
-
-    z = z.clone()
-    n, _, h, w = z.shape
-    pick_f = framed & (torch.rand(n, generator=gen) < p)
-    if pick_f.any():
-        inner = z[:, :, band:-band, band:-band].mean(dim=(2, 3), keepdim=True)
-        lam = torch.rand(n, 1, 1, 1, generator=gen) * 0.7 + 0.3
-        ring = torch.ones(h, w, dtype=torch.bool)
-        ring[band:-band, band:-band] = False
-        blended = lam * z + (1 - lam) * inner
-        sel = pick_f[:, None, None, None] & ring[None, None]
-        z = torch.where(sel, blended, z)
-    pick_g = gray & (torch.rand(n, generator=gen) < p)
-    if pick_g.any():
-        const = torch.randn(n, 3, 1, 1, generator=gen) * 0.3
-        field = torch.randn(n, 3, 4, 4, generator=gen) * 0.2
-        chroma = const + torch.nn.functional.interpolate(field, size=(h, w), mode="bilinear")
-        chroma = chroma - chroma.mean(dim=1, keepdim=True)
-        z[:, :3] = torch.where(pick_g[:, None, None, None], z[:, :3] + chroma, z[:, :3])
-    return z

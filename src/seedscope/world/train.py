@@ -87,9 +87,10 @@ class TrainConfig:
     # rows/columns minus the mean of the ring just inside them (unit variance for noise). A
     # frame is such a contrast, so the seed's edge contrast decides whether a scene is framed.
     ot_edge_weight: float = 0.0
-    # Latent mode flags (seedscope.world.flags), e.g. "border=0.6,grayscale=0.6": the autoencoder
-    # is fine-tuned for flag_steps to carry each mode as a coarse cosine pattern of this
-    # amplitude (scaled latent units) in its last channel, and the UNet trains on those latents.
+    # Latent mode flags (seedscope.world.flags), e.g. "border=0.6,grayscale=0.6": the UNet trains
+    # on latents carrying each mode a scene shows as a coarse cosine pattern of this amplitude
+    # (scaled latent units) in the last channel; the decoder is first fine-tuned for flag_steps
+    # to draw the same image with or without the patterns.
     latent_flags: str = ""
     flag_steps: int = 2_000
 
@@ -462,11 +463,13 @@ class Trainer:
             m: np.array([bool(t[m]) for t in truth]) for m in parse_flags(self.cfg.latent_flags)
         }
 
-    def flag_vae(self, pipe: Any, images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
-        """Teach the autoencoder the latent flags (seedscope.world.flags).
+    def flag_decoder(
+        self, pipe: Any, images: np.ndarray, mean: np.ndarray, std: np.ndarray
+    ) -> None:
+        """Fine-tune the decoder to draw each scene alike with or without its latent flags.
 
-        The encoder is regressed onto the frozen encoder's latents plus the flags; the decoder
-        draws the images from those latents, with what the flags stand for blurred half the time.
+        Latents of the frozen encoder plus the flags of the modes the scene shows
+        (seedscope.world.flags), each flag dropped half the time.
         """
         import torch
 
@@ -475,7 +478,8 @@ class Trainer:
         flags = fl.parse_flags(self.cfg.latent_flags)
         vae = pipe.vae
         scale = float(vae.config.scaling_factor)
-        opt = torch.optim.AdamW(vae.parameters(), lr=self.cfg.decoder_lr, weight_decay=0.0)
+        params = [p for m in (vae.post_quant_conv, vae.decoder) for p in m.parameters()]
+        opt = torch.optim.AdamW(params, lr=self.cfg.decoder_lr, weight_decay=0.0)
         step = 0
         ck = self._load("flags.pt")
         if ck is not None:
@@ -486,8 +490,6 @@ class Trainer:
             vae.eval()
             return
         shows = self._shows()
-        zero = np.zeros(len(images), bool)
-        framed, gray = shows.get("border", zero), shows.get("grayscale", zero)
         rng = np.random.default_rng(6000 + step)
         gen = torch.Generator().manual_seed(7000 + step)
         band = torch.from_numpy(
@@ -505,22 +507,10 @@ class Trainer:
             idx = rng.integers(0, len(images), self.cfg.vae_batch)
             x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
             mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
-            off = torch.from_numpy(
-                fl.offsets({m: s[idx] for m, s in shows.items()}, flags, mu.shape[-1]) / scale
-            )
-            target = mu.clone()
-            target[:, fl.FLAG_CHANNEL] += off
-            enc = (vae.encode(x).latent_dist.mean - target).pow(2).mean() * scale**2
+            keep = {m: s[idx] & (rng.random(len(idx)) < 0.5) for m, s in shows.items()}
             z = mu + sd * torch.randn(mu.shape, generator=gen)
-            z = fl.augment(
-                z,
-                torch.from_numpy(framed[idx]),
-                torch.from_numpy(gray[idx]),
-                gen,
-                self.cfg.edge_band + 1,
-            )
-            z[:, fl.FLAG_CHANNEL] += off
-            loss = enc + self._decoder_loss(vae.decode(z).sample, x, band)
+            z[:, fl.FLAG_CHANNEL] += torch.from_numpy(fl.offsets(keep, flags, z.shape[-1]) / scale)
+            loss = self._decoder_loss(vae.decode(z).sample, x, band)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -712,7 +702,7 @@ class Trainer:
         self.vae(pipe, images)
         mean, std = self.latents(pipe, images)
         if self.cfg.latent_flags:
-            self.flag_vae(pipe, images, mean, std)
+            self.flag_decoder(pipe, images, mean, std)
             mean = self.flagged(pipe, mean)
         if "unet" in parts:
             mode_w = parse_mode_weights(self.cfg.mode_weights)
