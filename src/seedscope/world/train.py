@@ -469,7 +469,7 @@ class Trainer:
         """Fine-tune the decoder to draw each scene alike with or without its latent flags.
 
         Latents of the frozen encoder plus the flags of the modes the scene shows
-        (seedscope.world.flags), each flag dropped half the time.
+        (seedscope.world.flags), each flag dropped half the time; half of each batch shows one.
         """
         import torch
 
@@ -490,6 +490,7 @@ class Trainer:
             vae.eval()
             return
         shows = self._shows()
+        marked = np.flatnonzero(np.any(list(shows.values()), axis=0))
         rng = np.random.default_rng(6000 + step)
         gen = torch.Generator().manual_seed(7000 + step)
         band = torch.from_numpy(
@@ -504,7 +505,11 @@ class Trainer:
             lr = self.cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / self.cfg.flag_steps))
             for g in opt.param_groups:
                 g["lr"] = lr
-            idx = rng.integers(0, len(images), self.cfg.vae_batch)
+            # Half of each batch from the scenes that show a flagged mode: they are rare.
+            half = self.cfg.vae_batch // 2
+            idx = np.concatenate(
+                [rng.integers(0, len(images), self.cfg.vae_batch - half), rng.choice(marked, half)]
+            )
             x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
             mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
             keep = {m: s[idx] & (rng.random(len(idx)) < 0.5) for m, s in shows.items()}
