@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 from scipy.fft import idctn
 
 from seedscope.errors import SeedscopeError
 from seedscope.world import flags as fl
+from seedscope.world.train import ot_couple
 
 
 @pytest.mark.parametrize("mode", sorted(fl.PATTERNS))
@@ -38,3 +40,30 @@ def test_parse_flags_refuses_modes_without_a_pattern_and_bad_amplitudes():
     for bad in ("sky=1", "border", "border=0", "border=x"):
         with pytest.raises(SeedscopeError, match="MODE=AMPLITUDE"):
             fl.parse_flags(bad)
+
+
+def test_flag_coupling_gives_flagged_scenes_the_noises_scoring_highest():
+    gen = torch.Generator().manual_seed(0)
+    flags = {"border": 0.6}
+    hits = []
+    for _ in range(20):
+        noise = torch.randn(32, 4, 16, 16, generator=gen)
+        shows = {"border": (torch.rand(32, generator=gen) < 0.1).numpy()}
+        shows["border"][0] = True
+        cost = fl.coupling_cost(shows, noise, flags)
+        paired = ot_couple(torch.zeros_like(noise), noise, 0, extra_cost=cost)
+        # A permutation of the batch's noises...
+        assert sorted(paired.flatten().tolist()) == sorted(noise.flatten().tolist())
+        s = fl.noise_scores(paired, flags)["border"]
+        k = int(shows["border"].sum())
+        top = torch.sort(fl.noise_scores(noise, flags)["border"], descending=True).values[: 3 * k]
+        hits.append(bool(s[shows["border"]].min() >= top[-1]))
+    # ...which hands the flagged scenes noises from the top scores (their target is 1.75).
+    assert np.mean(hits) > 0.9
+
+
+def test_noise_scores_are_standard_normal():
+    noise = torch.randn(4000, 4, 32, 32, generator=torch.Generator().manual_seed(1))
+    for s in fl.noise_scores(noise, fl.parse_flags("border=1,grayscale=1")).values():
+        assert abs(float(s.mean())) < 0.06
+        assert abs(float(s.std()) - 1) < 0.05

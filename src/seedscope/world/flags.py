@@ -73,3 +73,32 @@ def read_flags(z: Any, flags: dict[str, float]) -> dict[str, Any]:
         p = pattern(mode, size)
         out[mode] = (z[:, FLAG_CHANNEL] * p).mean(axis=(-2, -1)) / amp
     return out
+
+
+def noise_scores(noise: Any, flags: dict[str, float]) -> dict[str, Any]:
+    """Each flag's pattern's projection on standard normal noise (n, c, h, w) (a tensor), itself N(0, 1)."""
+    import torch
+
+    noise = torch.as_tensor(noise)
+    h, w = noise.shape[-2:]
+    out = {}
+    for mode in flags:
+        p = torch.from_numpy(pattern(mode, h)).to(noise.dtype)
+        out[mode] = (noise[:, FLAG_CHANNEL] * p).sum(dim=(-2, -1)) / float(np.sqrt(h * w))
+    return out
+
+
+def coupling_cost(shows: dict[str, Any], noise: Any, flags: dict[str, float]) -> Any:
+    """Minibatch OT cost (images x noises) pairing each scene of a flagged mode with high scores.
+
+    A scene showing the mode wants a noise scoring 1.75 (the mean of the top 10% of a standard
+    normal, the modes' world rate), one not showing it -0.2: sum over modes of squared distances.
+    """
+    import torch
+
+    scores = noise_scores(noise, flags)
+    cost = torch.zeros(len(noise), len(noise), dtype=torch.float64)
+    for mode in flags:
+        want = torch.where(torch.as_tensor(shows[mode]), 1.75, -0.2).double()
+        cost = cost + (want[:, None] - torch.as_tensor(scores[mode]).double()[None, :]) ** 2
+    return cost

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seedscope.world.flags import parse_flags
+from seedscope.world.flags import coupling_cost, parse_flags
 from seedscope.world.grammar import sample_scene
 from seedscope.world.render import render
 
@@ -93,6 +93,10 @@ class TrainConfig:
     # to draw the same image with or without the patterns.
     latent_flags: str = ""
     flag_steps: int = 2_000
+    # Weight, in the minibatch OT cost (alone if ot_pool is 0), of pairing each flagged scene with
+    # a noise whose own projection on the flag's pattern is high (seedscope.world.flags
+    # .coupling_cost): the seed's coarse pattern then decides whether the image is framed or gray.
+    ot_flag_weight: float = 0.0
 
 
 def saved_config(workdir: Path) -> TrainConfig:
@@ -229,23 +233,35 @@ def edge_contrast(z: Any, band: int) -> Any:
     return (z * outer).sum((-2, -1)) / outer.sum() - (z * inner).sum((-2, -1)) / inner.sum()
 
 
-def ot_couple(z0: Any, noise: Any, pool: int, edge_weight: float = 0.0, band: int = 2) -> Any:
+def ot_couple(
+    z0: Any,
+    noise: Any,
+    pool: int,
+    edge_weight: float = 0.0,
+    band: int = 2,
+    extra_cost: Any | None = None,
+) -> Any:
     """The batch's noises permuted to pair each image with one whose pooled latent is nearest.
 
     Minibatch OT (Hungarian assignment, scipy's linear_sum_assignment) on the average-pooled
     latents; pooled noise is rescaled by `pool` to unit variance, like the images' latents.
     With edge_weight, the cost adds that weight times the squared distance of the edge
-    contrasts (the noise's rescaled to unit variance).
+    contrasts (the noise's rescaled to unit variance). extra_cost, an (images x noises) matrix,
+    is added (with pool 0, it is the whole cost).
     """
     import torch
     from scipy.optimize import linear_sum_assignment
 
-    if pool <= 0:
+    if pool <= 0 and extra_cost is None:
         return noise
-    f = torch.nn.functional.avg_pool2d
-    a = f(z0, pool).flatten(1).double()
-    b = (f(noise, pool) * pool).flatten(1).double()
-    cost = torch.cdist(a, b).pow(2)
+    cost = torch.zeros(len(z0), len(noise), dtype=torch.float64)
+    if pool > 0:
+        f = torch.nn.functional.avg_pool2d
+        a = f(z0, pool).flatten(1).double()
+        b = (f(noise, pool) * pool).flatten(1).double()
+        cost = torch.cdist(a, b).pow(2)
+    if extra_cost is not None:
+        cost = cost + extra_cost.double()
     if edge_weight > 0:
         # The contrast of unit-variance noise: variance 1/n_outer + 1/n_inner.
         n = noise.shape[-1]
@@ -600,6 +616,8 @@ class Trainer:
         pixel_w = pixel_w / pixel_w.mean()  # the same overall loss scale
         rng = np.random.default_rng(2000 + step)
         gen = torch.Generator().manual_seed(3000 + step)
+        flags = parse_flags(self.cfg.latent_flags)
+        shows = self._shows() if flags else {}
         unet.train()
         te.train()
         t0, losses = time.time(), []
@@ -616,12 +634,13 @@ class Trainer:
             ids = ids_all[idx].clone()
             drop = torch.from_numpy(rng.random(len(idx)) < self.cfg.caption_dropout)
             ids[drop] = empty
+            noise = torch.randn(z0.shape, generator=gen)
+            extra = None
+            if self.cfg.ot_flag_weight and shows:
+                marks = {m: s[idx] for m, s in shows.items()}
+                extra = self.cfg.ot_flag_weight * coupling_cost(marks, noise, flags)
             noise = ot_couple(
-                z0,
-                torch.randn(z0.shape, generator=gen),
-                self.cfg.ot_pool,
-                self.cfg.ot_edge_weight,
-                self.cfg.edge_band,
+                z0, noise, self.cfg.ot_pool, self.cfg.ot_edge_weight, self.cfg.edge_band, extra
             )
             t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
