@@ -103,6 +103,10 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             "MODE=AMPLITUDE",
         ),
         (["world", "train", "--workdir", "{tmp}/w", "--flag-steps", "-1"], "--flag-steps"),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--ot-flag-weight", "1"],
+            "needs --latent-flags",
+        ),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],

@@ -199,6 +199,15 @@ def train_cmd(
             "--flag-steps", help="Autoencoder fine-tuning steps for --latent-flags (default 2000)."
         ),
     ] = None,
+    ot_flag_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--ot-flag-weight",
+            help="With --latent-flags: pair each flagged scene, by minibatch optimal transport,"
+            " with a noise whose projection on the flag's pattern is among the highest, so the"
+            " seed decides the mode (weight in the OT cost; alone without --ot-pool; default 0).",
+        ),
+    ] = None,
     export_weights: Annotated[
         str,
         typer.Option(
@@ -292,8 +301,13 @@ def train_cmd(
             "ot_edge_weight": ot_edge_weight,
             "latent_flags": latent_flags,
             "flag_steps": flag_steps,
+            "ot_flag_weight": ot_flag_weight,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+        if cfg.ot_flag_weight < 0:
+            raise SeedscopeError("--ot-flag-weight must be 0 or more.")
+        if cfg.ot_flag_weight and not cfg.latent_flags:
+            raise SeedscopeError("--ot-flag-weight needs --latent-flags (it couples their noise).")
         if cfg.ot_edge_weight and not cfg.ot_pool:
             raise SeedscopeError(
                 "--ot-edge-weight needs --ot-pool (it weighs a term of the OT cost)."
