@@ -67,3 +67,22 @@ def test_noise_scores_are_standard_normal():
     for s in fl.noise_scores(noise, fl.parse_flags("border=1,grayscale=1")).values():
         assert abs(float(s.mean())) < 0.06
         assert abs(float(s.std()) - 1) < 0.05
+
+
+def test_leak_correction_leaves_the_noisiest_input_the_seeds_own_flag_score():
+    gen = torch.Generator().manual_seed(2)
+    flags = {"border": 0.6, "grayscale": 0.6}
+    shows = {"border": np.array([1, 0, 1, 0], bool), "grayscale": np.array([1, 1, 0, 0], bool)}
+    z0 = torch.randn(4, 4, 32, 32, generator=gen)
+    z0[:, fl.FLAG_CHANNEL] += torch.from_numpy(fl.offsets(shows, flags, 32))
+    noise = torch.randn(4, 4, 32, 32, generator=gen)
+    a = 0.0047  # alpha-bar at the last of 1,000 scaled-linear steps
+    fixed = fl.remove_terminal_leak(noise, shows, flags, a)
+    x_t = a**0.5 * z0 + (1 - a) ** 0.5 * fixed
+    z_plain = z0.clone()
+    z_plain[:, fl.FLAG_CHANNEL] -= torch.from_numpy(fl.offsets(shows, flags, 32))
+    want = fl.noise_scores(a**0.5 * z_plain + (1 - a) ** 0.5 * noise, flags)
+    got = fl.noise_scores(x_t, flags)
+    for mode in flags:  # the flag is gone from the noisiest input's score, nothing else moved
+        torch.testing.assert_close(got[mode], want[mode], atol=1e-4, rtol=0)
+    assert torch.equal(fixed[:, :3], noise[:, :3]) and torch.equal(fixed[3], noise[3])

@@ -208,6 +208,14 @@ def train_cmd(
             " seed decides the mode (weight in the OT cost; alone without --ot-pool; default 0).",
         ),
     ] = None,
+    flag_leak_correction: Annotated[
+        bool | None,
+        typer.Option(
+            "--flag-leak-correction/--no-flag-leak-correction",
+            help="With --latent-flags: take each flag's leak at the last timestep off its scenes'"
+            " noise, so the noisiest training inputs carry the seed's own flag score.",
+        ),
+    ] = None,
     export_weights: Annotated[
         str,
         typer.Option(
@@ -302,12 +310,15 @@ def train_cmd(
             "latent_flags": latent_flags,
             "flag_steps": flag_steps,
             "ot_flag_weight": ot_flag_weight,
+            "flag_leak_correction": flag_leak_correction,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
         if cfg.ot_flag_weight < 0:
             raise SeedscopeError("--ot-flag-weight must be 0 or more.")
         if cfg.ot_flag_weight and not cfg.latent_flags:
             raise SeedscopeError("--ot-flag-weight needs --latent-flags (it couples their noise).")
+        if cfg.flag_leak_correction and not cfg.latent_flags:
+            raise SeedscopeError("--flag-leak-correction needs --latent-flags.")
         if cfg.ot_edge_weight and not cfg.ot_pool:
             raise SeedscopeError(
                 "--ot-edge-weight needs --ot-pool (it weighs a term of the OT cost)."

@@ -102,3 +102,26 @@ def coupling_cost(shows: dict[str, Any], noise: Any, flags: dict[str, float]) ->
         want = torch.where(torch.as_tensor(shows[mode]), 1.75, -0.2).double()
         cost = cost + (want[:, None] - torch.as_tensor(scores[mode]).double()[None, :]) ** 2
     return cost
+
+
+def remove_terminal_leak(
+    noise: Any, shows: dict[str, Any], flags: dict[str, float], alpha_bar_t: float
+) -> Any:
+    """Noise whose sum with a flagged latent at the last timestep shows no flag (a new tensor).
+
+    At t = T the noisy latent sqrt(a) z0 + sqrt(1 - a) noise still carries a flag of amplitude
+    A as sqrt(a) A sqrt(hw) along the pattern's unit direction, which pure noise at sampling time
+    lacks. For each scene showing the mode, that much, over sqrt(1 - a), is taken off the noise
+    along the direction, so that the noisiest input's projection is the seed's own, as at
+    sampling time: zero terminal SNR (Lin et al. 2024) along the flag patterns only.
+    """
+    import torch
+
+    noise = torch.as_tensor(noise).clone()
+    h, w = noise.shape[-2:]
+    k = float(np.sqrt(alpha_bar_t / (1 - alpha_bar_t)))
+    for mode, amp in flags.items():
+        unit = torch.from_numpy(pattern(mode, h) / np.sqrt(h * w)).to(noise.dtype)
+        on = torch.as_tensor(shows[mode]).to(noise.dtype)[:, None, None]
+        noise[:, FLAG_CHANNEL] -= on * (k * amp * float(np.sqrt(h * w))) * unit
+    return noise

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seedscope.world.flags import coupling_cost, parse_flags
+from seedscope.world.flags import coupling_cost, parse_flags, remove_terminal_leak
 from seedscope.world.grammar import sample_scene
 from seedscope.world.render import render
 
@@ -97,6 +97,10 @@ class TrainConfig:
     # a noise whose own projection on the flag's pattern is high (seedscope.world.flags
     # .coupling_cost): the seed's coarse pattern then decides whether the image is framed or gray.
     ot_flag_weight: float = 0.0
+    # Take each flag's leak at the last timestep off its scenes' noise
+    # (seedscope.world.flags.remove_terminal_leak), so that the noisiest training inputs carry
+    # the seed's own flag score, as at sampling time.
+    flag_leak_correction: bool = False
 
 
 def saved_config(workdir: Path) -> TrainConfig:
@@ -642,6 +646,9 @@ class Trainer:
             noise = ot_couple(
                 z0, noise, self.cfg.ot_pool, self.cfg.ot_edge_weight, self.cfg.edge_band, extra
             )
+            if self.cfg.flag_leak_correction and shows:
+                marks = {m: s[idx] for m, s in shows.items()}
+                noise = remove_terminal_leak(noise, marks, flags, float(ac[-1]))
             t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
