@@ -308,7 +308,13 @@ def test_a_resumed_run_keeps_its_settings(tmp_path, cli: Cli):
 
 
 def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_path):
-    cfg = dataclasses.replace(TINY, latent_flags="border=0.6,grayscale=0.6", flag_steps=2)
+    cfg = dataclasses.replace(
+        TINY,
+        latent_flags="border=0.6,grayscale=0.6",
+        flag_steps=2,
+        ot_flag_weight=1.0,
+        flag_leak_correction=True,
+    )
     trainer = Trainer(tmp_path, cfg, progress=lambda s: None)
     trainer.run(("unet",))
     assert torch.load(tmp_path / "flags.pt", weights_only=False)["step"] == 2

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from seedscope.world.flags import coupling_cost, parse_flags, remove_terminal_leak
+from seedscope.world import flags as fl
 from seedscope.world.grammar import sample_scene
 from seedscope.world.render import render
 
@@ -464,7 +464,9 @@ class Trainer:
 
     def _decoder_loss(self, rec: Any, x: Any, band: Any) -> Any:
         """L1, plus L1 of 8x8 averages so that colours come out right, plus sharp edges."""
-        pool = __import__("torch").nn.functional.avg_pool2d
+        import torch
+
+        pool = torch.nn.functional.avg_pool2d
         loss = (
             (rec - x).abs().mean()
             + (pool(rec, 8) - pool(x, 8)).abs().mean()
@@ -480,7 +482,7 @@ class Trainer:
         """Per flagged mode, which training scenes show it."""
         truth = self.truth()
         return {
-            m: np.array([bool(t[m]) for t in truth]) for m in parse_flags(self.cfg.latent_flags)
+            m: np.array([bool(t[m]) for t in truth]) for m in fl.parse_flags(self.cfg.latent_flags)
         }
 
     def flag_decoder(
@@ -492,8 +494,6 @@ class Trainer:
         (seedscope.world.flags), each flag dropped half the time; half of each batch shows one.
         """
         import torch
-
-        from seedscope.world import flags as fl
 
         flags = fl.parse_flags(self.cfg.latent_flags)
         vae = pipe.vae
@@ -549,9 +549,7 @@ class Trainer:
         vae.eval()
 
     def flagged(self, pipe: Any, mean: np.ndarray) -> np.ndarray:
-        """The latent means with the flags added (what the flag-trained encoder gives)."""
-        from seedscope.world import flags as fl
-
+        """The UNet's training latents: the means with each scene's flags added (unscaled)."""
         flags = fl.parse_flags(self.cfg.latent_flags)
         scale = float(pipe.vae.config.scaling_factor)
         out = mean.copy()
@@ -620,7 +618,7 @@ class Trainer:
         pixel_w = pixel_w / pixel_w.mean()  # the same overall loss scale
         rng = np.random.default_rng(2000 + step)
         gen = torch.Generator().manual_seed(3000 + step)
-        flags = parse_flags(self.cfg.latent_flags)
+        flags = fl.parse_flags(self.cfg.latent_flags)
         shows = self._shows() if flags else {}
         unet.train()
         te.train()
@@ -640,15 +638,14 @@ class Trainer:
             ids[drop] = empty
             noise = torch.randn(z0.shape, generator=gen)
             extra = None
-            if self.cfg.ot_flag_weight and shows:
-                marks = {m: s[idx] for m, s in shows.items()}
-                extra = self.cfg.ot_flag_weight * coupling_cost(marks, noise, flags)
+            marks = {m: s[idx] for m, s in shows.items()}
+            if self.cfg.ot_flag_weight and marks:
+                extra = self.cfg.ot_flag_weight * fl.coupling_cost(marks, noise, flags)
             noise = ot_couple(
                 z0, noise, self.cfg.ot_pool, self.cfg.ot_edge_weight, self.cfg.edge_band, extra
             )
-            if self.cfg.flag_leak_correction and shows:
-                marks = {m: s[idx] for m, s in shows.items()}
-                noise = remove_terminal_leak(noise, marks, flags, float(ac[-1]))
+            if self.cfg.flag_leak_correction and marks:
+                noise = fl.remove_terminal_leak(noise, marks, flags, float(ac[-1]))
             t = sample_timesteps(len(idx), noise_sched.config.num_train_timesteps, self.cfg, gen)
             zt = noise_sched.add_noise(z0, noise, t)
             pred = unet(zt, t, te(ids)[0]).sample
