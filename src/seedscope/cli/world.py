@@ -189,14 +189,14 @@ def train_cmd(
         typer.Option(
             "--latent-flags",
             help="Carry these modes as coarse cosine patterns of the last latent channel, e.g."
-            " 'border=0.6,grayscale=0.6' (amplitude in scaled latent units): the autoencoder is"
-            " fine-tuned to encode and draw them, then the UNet trains on those latents.",
+            " 'border=0.6,grayscale=0.6' (amplitude in scaled latent units): the UNet trains on"
+            " latents carrying them, after the decoder is fine-tuned to draw alike with or without.",
         ),
     ] = None,
     flag_steps: Annotated[
         int | None,
         typer.Option(
-            "--flag-steps", help="Autoencoder fine-tuning steps for --latent-flags (default 2000)."
+            "--flag-steps", help="Decoder fine-tuning steps for --latent-flags (default 2000)."
         ),
     ] = None,
     ot_flag_weight: Annotated[
