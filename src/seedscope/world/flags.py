@@ -8,6 +8,9 @@ framed or gray becomes a coarse property of its latent, like its sky, which the 
 can decide from the seed's low frequencies and then draw the thin frame (or the gray) to match.
 The decoder is fine-tuned to draw the same image with or without the pattern; the encoder is
 unchanged (a convolutional encoder this shallow cannot place a position-dependent pattern).
+For the seed to decide the mode, training pairs flagged scenes with noises whose own projection
+on the pattern is high (coupling_cost, minibatch OT) and takes the flag's leak at the last
+timestep off their noise (remove_terminal_leak); notes/world-v2.md section 8 has the measurements.
 """
 
 from __future__ import annotations
