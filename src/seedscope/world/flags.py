@@ -27,25 +27,9 @@ FLAG_CHANNEL = 3
 
 def parse_flags(text: str) -> dict[str, float]:
     """Parse "border=0.6,grayscale=0.6" into {mode: amplitude}; modes must have a pattern."""
-    from seedscope.errors import SeedscopeError
+    from seedscope.world.grammar import parse_mode_values
 
-    out: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        try:
-            amp = float(value)
-        except ValueError:
-            amp = float("nan")
-        if not sep or name not in PATTERNS or not amp > 0:
-            raise SeedscopeError(
-                f"latent flag {part!r} must be MODE=AMPLITUDE with a mode of"
-                f" {', '.join(PATTERNS)} and a positive amplitude."
-            )
-        out[name] = amp
-    return out
+    return parse_mode_values(text, tuple(PATTERNS), "latent flag", "amplitude")
 
 
 def pattern(mode: str, size: int) -> np.ndarray:

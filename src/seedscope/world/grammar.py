@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,29 @@ PREFIXES: tuple[str, ...] = (
 # Unmentioned properties (never in a caption; the seed, not the prompt, should pick them).
 MODE_RATES: dict[str, float] = {"grayscale": 0.10, "border": 0.10, "sky": 0.12, "text": 0.08}
 MODES: tuple[str, ...] = tuple(MODE_RATES)
+
+
+def parse_mode_values(text: str, modes: Sequence[str], what: str, value: str) -> dict[str, float]:
+    """Parse "border=3,grayscale=2" into {mode: positive number}; every name must be in modes."""
+    from seedscope.errors import SeedscopeError
+
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        try:
+            number = float(raw)
+        except ValueError:
+            number = float("nan")
+        if not sep or name not in modes or not number > 0:
+            raise SeedscopeError(
+                f"{what} {part!r} must be MODE={value.upper()} with a mode of"
+                f" {', '.join(modes)} and a positive {value}."
+            )
+        out[name] = number
+    return out
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from seedscope.world import flags as fl
-from seedscope.world.grammar import sample_scene
+from seedscope.world.grammar import MODES, parse_mode_values, sample_scene
 from seedscope.world.render import render
 
 log = logging.getLogger(__name__)
@@ -159,26 +159,7 @@ def unet_lr(step: int, cfg: TrainConfig) -> float:
 
 def parse_mode_weights(text: str) -> dict[str, float]:
     """Parse "border=3,grayscale=2" into {mode: weight}; every name must be a world mode."""
-    from seedscope.errors import SeedscopeError
-    from seedscope.world.grammar import MODES
-
-    out: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        try:
-            weight = float(value)
-        except ValueError:
-            weight = float("nan")
-        if not sep or name not in MODES or not weight > 0:
-            raise SeedscopeError(
-                f"mode weight {part!r} must be MODE=WEIGHT with a mode of {', '.join(MODES)}"
-                " and a positive weight."
-            )
-        out[name] = weight
-    return out
+    return parse_mode_values(text, MODES, "mode weight", "weight")
 
 
 def scene_weights(truth: list[dict[str, Any]], weights: dict[str, float]) -> np.ndarray | None:
