@@ -104,6 +104,10 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
         ),
         (["world", "train", "--workdir", "{tmp}/w", "--flag-steps", "-1"], "--flag-steps"),
         (
+            ["world", "train", "--workdir", "{tmp}/w", "--decoder-samples", "-3"],
+            "--decoder-samples",
+        ),
+        (
             ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--ot-flag-weight", "1"],
             "needs --latent-flags",
         ),

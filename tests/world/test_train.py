@@ -9,6 +9,7 @@ import torch
 
 from fixtures.cli import Cli
 from seedscope.world import flags as fl
+from seedscope.world import train
 from seedscope.world.model import build_pipeline, load_pipeline
 from seedscope.world.train import TrainConfig, Trainer, _edge_l1, unet_lr
 
@@ -331,3 +332,27 @@ def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_pa
     # Resumed with more steps, the stage continues from its checkpoint.
     Trainer(tmp_path, dataclasses.replace(cfg, flag_steps=3), progress=lambda s: None).run(())
     assert torch.load(tmp_path / "flags.pt", weights_only=False)["step"] == 3
+
+
+def test_decoder_stage_trains_on_the_unets_own_renderings_and_they_resume(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "RENDER_CHUNK", 2)
+    cfg = dataclasses.replace(TINY, latent_flags="border=0.6", decoder_samples=5)
+    said: list[str] = []
+    trainer = Trainer(tmp_path, cfg, progress=said.append)
+    trainer.run(("unet", "decoder"))
+    assert any(s.startswith("renderings 5/5") for s in said)
+    assert any(s.startswith("decoder step 2/2") for s in said)
+    full = dict(np.load(tmp_path / "renderings.npz"))
+    mean = np.load(tmp_path / "latents.npz")["mean"]
+    assert full["idx"].shape == (5,) and full["z"].shape == (5, *mean.shape[1:])
+    assert np.isfinite(full["z"]).all()
+    # Every other scene shows a flagged mode (they are rare); the UNet changed each latent.
+    shows = trainer._shows()["border"]
+    assert shows[full["idx"][1::2]].all()
+    assert not np.allclose(full["z"], mean[full["idx"]].astype(np.float32), atol=1e-3)
+    # Cut after the first chunk, the renderings resume to the same latents.
+    pipe = load_pipeline(tmp_path / "export")
+    np.savez(tmp_path / "renderings.npz", idx=full["idx"][:2], z=full["z"][:2])
+    idx, z = trainer.renderings(pipe, trainer.flagged(pipe, mean), trainer.data()[1])
+    np.testing.assert_array_equal(idx, full["idx"])
+    np.testing.assert_allclose(z[2:4], full["z"][2:4], atol=1e-4)

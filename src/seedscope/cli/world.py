@@ -216,6 +216,15 @@ def train_cmd(
             " noise, so the noisiest training inputs carry the seed's own flag score.",
         ),
     ] = None,
+    decoder_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--decoder-samples",
+            help="The decoder stage also trains on this many of the UNet's own (SDEdit)"
+            " renderings of training scenes, half of each batch, against the scenes' images, so"
+            " it draws clean frames from the latents the UNet makes (default 0: none).",
+        ),
+    ] = None,
     export_weights: Annotated[
         str,
         typer.Option(
@@ -267,6 +276,8 @@ def train_cmd(
         parse_flags(latent_flags or "")
         if flag_steps is not None and flag_steps < 0:
             raise SeedscopeError("--flag-steps must be 0 or more.")
+        if decoder_samples is not None and decoder_samples < 0:
+            raise SeedscopeError("--decoder-samples must be 0 or more.")
         if export_weights not in ("ema", "raw"):
             raise SeedscopeError(f"--export-weights must be ema or raw, not {export_weights!r}.")
         if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
@@ -311,6 +322,7 @@ def train_cmd(
             "flag_steps": flag_steps,
             "ot_flag_weight": ot_flag_weight,
             "flag_leak_correction": flag_leak_correction,
+            "decoder_samples": decoder_samples,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
         if cfg.ot_flag_weight < 0:

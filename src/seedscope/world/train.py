@@ -22,6 +22,8 @@ from seedscope.world.render import render
 
 log = logging.getLogger(__name__)
 
+RENDER_CHUNK = 16  # scenes per SDEdit call of Trainer.renderings (one strength each)
+
 DEFAULT_WORKDIR = (
     Path(os.environ.get("SEEDSCOPE_CACHE", Path.home() / ".cache" / "seedscope")) / "world-train"
 )
@@ -101,6 +103,12 @@ class TrainConfig:
     # (seedscope.world.flags.remove_terminal_leak), so that the noisiest training inputs carry
     # the seed's own flag score, as at sampling time.
     flag_leak_correction: bool = False
+    # The decoder stage also trains on this many of the UNet's own renderings of training scenes
+    # (SDEdit, Meng et al. 2022: a scene's latent noised to a strength in [0.2, 0.7] and denoised
+    # by the run's sampler with its caption and guidance), half of each batch, each paired with the
+    # scene's image: the decoder learns to draw clean images, uniform frames included, from the
+    # latents the UNet makes rather than the encoder's. 0: the encoder's latents only.
+    decoder_samples: int = 0
 
 
 def saved_config(workdir: Path) -> TrainConfig:
@@ -400,8 +408,19 @@ class Trainer:
         return mean, std
 
     # -- decoder ------------------------------------------------------------------------------
-    def decoder(self, pipe: Any, images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
-        """Fine-tune the VAE decoder on the frozen encoder's latents (the UNet's latents stay valid)."""
+    def decoder(
+        self,
+        pipe: Any,
+        images: np.ndarray,
+        mean: np.ndarray,
+        std: np.ndarray,
+        rendered: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Fine-tune the VAE decoder on the frozen encoder's latents (the UNet's latents stay valid).
+
+        With `rendered` (scene indices, the UNet's unscaled latents of them), half of each batch
+        decodes those latents instead, against the same scenes' images.
+        """
         import torch
 
         vae = pipe.vae
@@ -427,10 +446,15 @@ class Trainer:
             for g in opt.param_groups:
                 g["lr"] = lr
             idx = rng.integers(0, len(images), self.cfg.vae_batch)
-            x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
             mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
-            rec = vae.decode(mu + sd * torch.randn(mu.shape, generator=gen)).sample
-            loss = self._decoder_loss(rec, x, band)
+            z = mu + sd * torch.randn(mu.shape, generator=gen)
+            if rendered is not None:
+                half = self.cfg.vae_batch // 2
+                pick = rng.integers(0, len(rendered[0]), half)
+                idx = np.concatenate([idx[half:], rendered[0][pick]])
+                z = torch.cat([z[half:], torch.from_numpy(rendered[1][pick]).float()])
+            x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
+            loss = self._decoder_loss(vae.decode(z).sample, x, band)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -457,6 +481,65 @@ class Trainer:
             # Frames are uniform bands along the edges: weight the outer pixels' L1 more.
             loss = loss + ((rec - x).abs() * band).mean()
         return loss
+
+    def renderings(
+        self, pipe: Any, mean: np.ndarray, captions: list[str], weights: str = "ema"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """decoder_samples scenes and the UNet's SDEdit renderings of them (Meng et al. 2022).
+
+        Each chunk of scenes (half of them showing a flagged mode, if any) has its latents noised
+        to one strength drawn from [0.2, 0.7] and denoised by the run's sampler at the world's
+        default steps and guidance, with the scenes' captions, by the UNet's EMA (or raw) weights.
+        Returns (scene indices, unscaled latents); resumable, saved to renderings.npz per chunk.
+        """
+        import torch
+        from diffusers import AutoPipelineForImage2Image
+
+        from seedscope.world.model import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+        n, chunk = self.cfg.decoder_samples, RENDER_CHUNK
+        path = self.dir / "renderings.npz"
+        done = dict(np.load(path)) if path.exists() else {}
+        idx_done = done.get("idx", np.zeros(0, np.int64))
+        if len(idx_done) >= n:
+            return idx_done[:n], done["z"][:n]
+        rng = np.random.default_rng(9000)
+        shows = self._shows()
+        marked = np.flatnonzero(np.any(list(shows.values()), axis=0)) if shows else np.zeros(0)
+        idx_all = rng.integers(0, len(mean), n)
+        if len(marked):
+            idx_all[1::2] = rng.choice(marked, len(idx_all[1::2]))
+        strengths = rng.uniform(0.2, 0.7, (n + chunk - 1) // chunk)
+        self.export_weights_into(pipe, weights)
+        pipe.unet.eval()
+        pipe.text_encoder.eval()
+        img2img = AutoPipelineForImage2Image.from_pipe(pipe)
+        img2img.set_progress_bar_config(disable=True)
+        scale = float(pipe.vae.config.scaling_factor)
+        zs = list(done.get("z", np.zeros((0, *mean.shape[1:]), np.float32)))
+        t0 = time.time()
+        for start in range(len(idx_done) // chunk * chunk, n, chunk):
+            idx = idx_all[start : start + chunk]
+            out = img2img(
+                [captions[i] for i in idx],
+                image=torch.from_numpy(mean[idx]).float() * scale,
+                strength=float(strengths[start // chunk]),
+                num_inference_steps=DEFAULT_STEPS,
+                guidance_scale=DEFAULT_GUIDANCE,
+                generator=[
+                    torch.Generator().manual_seed(8000 + start + k) for k in range(len(idx))
+                ],
+                output_type="latent",
+            ).images
+            zs = zs[:start] + list((out.float() / scale).numpy().astype(np.float32))
+            tmp = self.dir / "renderings.tmp.npz"
+            np.savez(tmp, idx=idx_all[: len(zs)], z=np.stack(zs))
+            tmp.replace(path)
+            self.say(
+                f"renderings {len(zs)}/{n} ({chunk / max(time.time() - t0, 1e-9):.2f} images/s)"
+            )
+            t0 = time.time()
+        return idx_all, np.stack(zs)
 
     # -- latent flags -------------------------------------------------------------------------
     def _shows(self) -> dict[str, np.ndarray]:
@@ -718,7 +801,10 @@ class Trainer:
             probs = scene_weights(self.truth(), mode_w) if mode_w else None
             self.unet(pipe, mean, std, captions, probs)
         if "decoder" in parts:
-            self.decoder(pipe, images, mean, std)
+            rendered = None
+            if self.cfg.decoder_samples:
+                rendered = self.renderings(pipe, mean, captions, weights)
+            self.decoder(pipe, images, mean, std, rendered)
         return self.export(pipe, weights) if "export" in parts else self.dir
 
     def _warm_start(self) -> Any:
@@ -734,8 +820,21 @@ class Trainer:
 
     def export(self, pipe: Any, weights: str = "ema") -> Path:
         """Export the latest UNet/text-encoder EMA (or raw) weights with the latest decoder."""
-        from diffusers.training_utils import EMAModel
+        ck = self._unet_checkpoint(pipe, weights)
+        if weights == "raw":
+            return self._export(pipe, None, f"export-raw-{ck['step']}")
+        return self._export(pipe, self._ema(pipe, ck))
 
+    def export_weights_into(self, pipe: Any, weights: str = "ema") -> None:
+        """Put the latest UNet/text-encoder EMA (or raw) weights into pipe, as export writes them."""
+        ck = self._unet_checkpoint(pipe, weights)
+        if weights == "ema":
+            self._ema(pipe, ck).copy_to(
+                list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+            )
+
+    def _unet_checkpoint(self, pipe: Any, weights: str) -> dict[str, Any]:
+        """The UNet checkpoint, its raw weights loaded into pipe."""
         if weights not in ("ema", "raw"):
             raise ValueError(f"weights must be ema or raw, not {weights!r}")
         ck = self._load("unet.pt")
@@ -743,9 +842,13 @@ class Trainer:
             raise RuntimeError("no UNet checkpoint to export yet")
         pipe.unet.load_state_dict(ck["unet"])
         pipe.text_encoder.load_state_dict(ck["te"])
-        if weights == "raw":
-            return self._export(pipe, None, f"export-raw-{ck['step']}")
+        return ck
+
+    def _ema(self, pipe: Any, ck: dict[str, Any]) -> Any:
+        """The checkpoint's EMA of pipe's UNet and text-encoder parameters."""
+        from diffusers.training_utils import EMAModel
+
         params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
         ema = EMAModel(params, decay=self.cfg.ema_decay)
         ema.load_state_dict(ck["ema"])
-        return self._export(pipe, ema)
+        return ema
