@@ -510,6 +510,7 @@ class Trainer:
         if len(marked):
             idx_all[1::2] = rng.choice(marked, len(idx_all[1::2]))
         strengths = rng.uniform(0.2, 0.7, (n + chunk - 1) // chunk)
+        idx_all[: len(idx_done)] = idx_done  # a resume asking for more keeps what is done
         self.export_weights_into(pipe, weights)
         pipe.unet.eval()
         pipe.text_encoder.eval()
