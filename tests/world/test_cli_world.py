@@ -111,6 +111,14 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--ot-flag-weight", "1"],
             "needs --latent-flags",
         ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--decoder-free-samples", "-1"],
+            "--decoder-free-samples",
+        ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--decoder-free-samples", "8"],
+            "--decoder-free-samples needs --latent-flags",
+        ),
         (["world", "evaluate", "--from-json", "{tmp}/alien.txt"], "--from-json"),
         (["world", "evaluate", "--json", "--markdown"], "--markdown"),
     ],

@@ -356,3 +356,48 @@ def test_decoder_stage_trains_on_the_unets_own_renderings_and_they_resume(tmp_pa
     idx, z = trainer.renderings(pipe, trainer.flagged(pipe, mean), trainer.data()[1])
     np.testing.assert_array_equal(idx, full["idx"])
     np.testing.assert_allclose(z[2:4], full["z"][2:4], atol=1e-4)
+
+
+def test_flag_seeking_noise_puts_every_other_noise_in_a_flags_top_ten_percent():
+    flags = {"border": 0.6, "grayscale": 0.6}
+    shape = (4, 16, 16)
+    noise = train.flag_seeking_noise(40, shape, flags, torch.Generator().manual_seed(3))
+    scores = fl.noise_scores(noise, flags)
+    best = torch.maximum(scores["border"], scores["grayscale"])
+    assert (best[::2] >= 1.28).all()
+    # The others are the generator's first draws, untouched (standard normal noise).
+    plain = torch.randn((40, *shape), generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(noise[1::2], plain[1::2])
+    # Both modes are sought, and without flags the noise is plain.
+    assert (scores["border"][::2] >= 1.28).any() and (scores["grayscale"][::2] >= 1.28).any()
+    none = train.flag_seeking_noise(6, shape, {}, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(none, plain[:6])
+
+
+def test_decoder_stage_trains_on_generations_from_noise_and_they_resume(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "RENDER_CHUNK", 2)
+    cfg = dataclasses.replace(
+        TINY,
+        vae_batch=3,
+        latent_flags="border=0.6,grayscale=0.6",
+        flag_steps=1,
+        decoder_samples=2,
+        decoder_free_samples=5,
+    )
+    said: list[str] = []
+    trainer = Trainer(tmp_path, cfg, progress=said.append)
+    trainer.run(("unet", "decoder"))
+    assert any(s.startswith("generations 5/5") for s in said)
+    assert any(s.startswith("decoder step 2/2") for s in said)
+    full = dict(np.load(tmp_path / "generations.npz"))
+    assert full["z"].shape == (5, 4, 32, 32) and np.isfinite(full["z"]).all()
+    assert full["target"].shape == (5, 64, 64, 3) and full["target"].dtype == np.uint8
+    assert full["flagged"].dtype == bool and full["flagged"].shape == (5,)
+    # Cut after the first chunk, they resume to the same latents and targets: the UNet stage's
+    # export holds the same weights and the decoder of before the decoder stage (the teacher).
+    pipe = load_pipeline(tmp_path / "export")
+    np.savez(tmp_path / "generations.npz", **{k: v[:2] for k, v in full.items()})
+    z, target, flagged = trainer.generations(pipe, trainer.data()[1])
+    np.testing.assert_allclose(z[2:], full["z"][2:], atol=1e-4)
+    assert np.abs(target[2:].astype(int) - full["target"][2:]).max() <= 1
+    np.testing.assert_array_equal(flagged, full["flagged"])

@@ -225,6 +225,15 @@ def train_cmd(
             " it draws clean frames from the latents the UNet makes (default 0: none).",
         ),
     ] = None,
+    decoder_free_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--decoder-free-samples",
+            help="With --latent-flags: the decoder stage also trains on this many of the UNet's"
+            " generations from pure noise, each against the decoder's own image of it redrawn"
+            " framed or gray where the UNet drew that flag (default 0: none).",
+        ),
+    ] = None,
     export_weights: Annotated[
         str,
         typer.Option(
@@ -278,6 +287,8 @@ def train_cmd(
             raise SeedscopeError("--flag-steps must be 0 or more.")
         if decoder_samples is not None and decoder_samples < 0:
             raise SeedscopeError("--decoder-samples must be 0 or more.")
+        if decoder_free_samples is not None and decoder_free_samples < 0:
+            raise SeedscopeError("--decoder-free-samples must be 0 or more.")
         if export_weights not in ("ema", "raw"):
             raise SeedscopeError(f"--export-weights must be ema or raw, not {export_weights!r}.")
         if high_noise_frac is not None and not 0.0 <= high_noise_frac <= 1.0:
@@ -323,6 +334,7 @@ def train_cmd(
             "ot_flag_weight": ot_flag_weight,
             "flag_leak_correction": flag_leak_correction,
             "decoder_samples": decoder_samples,
+            "decoder_free_samples": decoder_free_samples,
         }
         cfg = dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
         if cfg.ot_flag_weight < 0:
@@ -331,6 +343,10 @@ def train_cmd(
             raise SeedscopeError("--ot-flag-weight needs --latent-flags (it couples their noise).")
         if cfg.flag_leak_correction and not cfg.latent_flags:
             raise SeedscopeError("--flag-leak-correction needs --latent-flags.")
+        if cfg.decoder_free_samples and not cfg.latent_flags:
+            raise SeedscopeError(
+                "--decoder-free-samples needs --latent-flags (its targets follow the flags drawn)."
+            )
         if cfg.ot_edge_weight and not cfg.ot_pool:
             raise SeedscopeError(
                 "--ot-edge-weight needs --ot-pool (it weighs a term of the OT cost)."

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 # DCT basis (rows, columns) per mode: the lowest ones along which world latents vary least (the
-# saddle (1, 1): std 0.06 of the scaled latents' last channel, against 0.79 for the mean).
-PATTERNS: dict[str, tuple[int, int]] = {"border": (1, 1), "grayscale": (1, 2)}
+# saddle (1, 1): std 0.06 of the scaled latents' last channel, against 0.79 for the mean; (1, 2)
+# and its transpose (2, 1): 0.08 each).
+PATTERNS: dict[str, tuple[int, int]] = {"border": (1, 1), "grayscale": (1, 2), "text": (2, 1)}
 FLAG_CHANNEL = 3
 
 

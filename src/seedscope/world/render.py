@@ -188,10 +188,13 @@ def _text(pil: Image.Image, scene: Scene) -> None:
     d.text((x, y), scene.text, font=font, fill=fill, stroke_width=SS, stroke_fill=stroke)
 
 
+FRAME_COLOURS = [(20, 20, 20), (245, 245, 245), (120, 70, 30), (200, 160, 40)]
+
+
 def _border(pil: Image.Image, scene: Scene) -> None:
     """Draw a frame around the image (in place)."""
     rng = np.random.default_rng(scene.bg_seed + 3)
-    colour = [(20, 20, 20), (245, 245, 245), (120, 70, 30), (200, 160, 40)][rng.integers(4)]
+    colour = FRAME_COLOURS[rng.integers(len(FRAME_COLOURS))]
     width = int(SS * rng.uniform(3, 5))
     ImageDraw.Draw(pil).rectangle((0, 0, BIG - 1, BIG - 1), outline=colour, width=width)
 

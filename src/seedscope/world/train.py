@@ -18,6 +18,7 @@ import numpy as np
 
 from seedscope.world import flags as fl
 from seedscope.world.grammar import MODES, parse_mode_values, sample_scene
+from seedscope.world.mode_targets import mode_target
 from seedscope.world.render import render
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,12 @@ class TrainConfig:
     # scene's image: the decoder learns to draw clean images, uniform frames included, from the
     # latents the UNet makes rather than the encoder's. 0: the encoder's latents only.
     decoder_samples: int = 0
+    # The decoder stage also trains on this many of the UNet's generations from pure noise (the
+    # run's sampler, a training caption each, half of the noises scoring in the top 10% of a flag's
+    # pattern), each paired with the decoder's own image of it redrawn as the modes whose flag the
+    # UNet drew (seedscope.world.mode_targets): the decoder learns to draw a uniform frame and a
+    # gray image wherever a generation carries the flag. 0: none.
+    decoder_free_samples: int = 0
 
 
 def saved_config(workdir: Path) -> TrainConfig:
@@ -267,6 +274,35 @@ def ot_couple(
     return noise[torch.from_numpy(col)]
 
 
+def _free_pick(flagged: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n indices of free generations, half of them among the flagged ones where there are any."""
+    pick = rng.integers(0, len(flagged), n)
+    marked = np.flatnonzero(flagged)
+    if len(marked):
+        pick[1::2] = rng.choice(marked, len(pick[1::2]))
+    return pick
+
+
+def flag_seeking_noise(
+    n: int, shape: tuple[int, ...], flags: dict[str, float], gen: Any, every: int = 2
+) -> Any:
+    """n standard normal noises; every `every`-th one redrawn until a flag's score is >= 1.28.
+
+    A flag's score is the noise's own projection on its pattern (seedscope.world.flags
+    .noise_scores, N(0, 1)); 1.28 is a standard normal's top 10%, where flag coupling puts the
+    flagged modes. The mode sought is drawn uniformly, so each is sought alike.
+    """
+    import torch
+
+    modes = sorted(flags)
+    out = torch.randn((n, *shape), generator=gen)
+    for i in range(0, n, every) if modes else ():
+        want = modes[int(torch.randint(len(modes), (1,), generator=gen))]
+        while float(fl.noise_scores(out[i : i + 1], flags)[want][0]) < 1.28:
+            out[i] = torch.randn(shape, generator=gen)
+    return out
+
+
 def _edge_l1(a: Any, b: Any) -> Any:
     """Mean L1 distance between the horizontal and vertical pixel differences of a and b."""
     dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
@@ -415,11 +451,14 @@ class Trainer:
         mean: np.ndarray,
         std: np.ndarray,
         rendered: tuple[np.ndarray, np.ndarray] | None = None,
+        free: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Fine-tune the VAE decoder on the frozen encoder's latents (the UNet's latents stay valid).
 
-        With `rendered` (scene indices, the UNet's unscaled latents of them), half of each batch
-        decodes those latents instead, against the same scenes' images.
+        With `rendered` (scene indices, the UNet's unscaled latents of them) and `free` (the
+        UNet's unscaled latents from noise, their target images, whether each drew a frame or gray
+        flag), each batch is split equally between the encoder's latents and each of those, half
+        of the free part from flagged generations.
         """
         import torch
 
@@ -448,12 +487,17 @@ class Trainer:
             idx = rng.integers(0, len(images), self.cfg.vae_batch)
             mu, sd = torch.from_numpy(mean[idx]).float(), torch.from_numpy(std[idx]).float()
             z = mu + sd * torch.randn(mu.shape, generator=gen)
+            part = self.cfg.vae_batch // (1 + (rendered is not None) + (free is not None))
+            targets = [images[idx]]
             if rendered is not None:
-                half = self.cfg.vae_batch // 2
-                pick = rng.integers(0, len(rendered[0]), half)
-                idx = np.concatenate([idx[half:], rendered[0][pick]])
-                z = torch.cat([z[half:], torch.from_numpy(rendered[1][pick]).float()])
-            x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                pick = rng.integers(0, len(rendered[0]), part)
+                targets = [targets[0][part:], images[rendered[0][pick]]]
+                z = torch.cat([z[part:], torch.from_numpy(rendered[1][pick]).float()])
+            if free is not None:
+                pick = _free_pick(free[2], part, rng)
+                targets = [targets[0][part:], *targets[1:], free[1][pick]]
+                z = torch.cat([z[part:], torch.from_numpy(free[0][pick]).float()])
+            x = torch.from_numpy(np.concatenate(targets)).permute(0, 3, 1, 2).float() / 127.5 - 1
             loss = self._decoder_loss(vae.decode(z).sample, x, band)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -541,6 +585,74 @@ class Trainer:
             )
             t0 = time.time()
         return idx_all, np.stack(zs)
+
+    def generations(
+        self, pipe: Any, captions: list[str], weights: str = "ema"
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """decoder_free_samples of the UNet's generations from noise, with their mode targets.
+
+        Each chunk: training captions, noises of which half seek a flag (flag_seeking_noise),
+        the run's sampler at the world's default steps and guidance by the UNet's EMA (or raw)
+        weights; each latent is decoded by the decoder as it is now and redrawn as the modes whose
+        flag it carries (read > 0.5; seedscope.world.mode_targets). Returns (unscaled latents,
+        uint8 targets, flagged); resumable, saved to generations.npz per chunk.
+        """
+        import torch
+
+        from seedscope.world.model import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+        n, chunk = self.cfg.decoder_free_samples, RENDER_CHUNK
+        path = self.dir / "generations.npz"
+        keys = ("z", "target", "flagged")
+        done = {k: list(v) for k, v in np.load(path).items()} if path.exists() else {}
+        if len(done.get("z", ())) >= n:
+            return tuple(np.stack(done[k][:n]) for k in keys)  # type: ignore[return-value]
+        flags = fl.parse_flags(self.cfg.latent_flags)
+        size = pipe.unet.config.sample_size
+        caps = np.random.default_rng(9100).integers(0, len(captions), n)
+        self.export_weights_into(pipe, weights)
+        pipe.unet.eval()
+        pipe.text_encoder.eval()
+        pipe.set_progress_bar_config(disable=True)
+        scale = float(pipe.vae.config.scaling_factor)
+        out = {k: done.get(k, []) for k in keys}
+        t0 = time.time()
+        for start in range(len(out["z"]) // chunk * chunk, n, chunk):
+            m = min(chunk, n - start)
+            gen = torch.Generator().manual_seed(9200 + start)
+            noise = flag_seeking_noise(m, (pipe.unet.config.in_channels, size, size), flags, gen)
+            with torch.no_grad():
+                z = pipe(
+                    [captions[i] for i in caps[start : start + m]],
+                    latents=noise,
+                    num_inference_steps=DEFAULT_STEPS,
+                    guidance_scale=DEFAULT_GUIDANCE,
+                    output_type="latent",
+                ).images.float()
+                img = pipe.vae.decode(z / scale).sample
+            rgb = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+            read = {k: v > 0.5 for k, v in fl.read_flags(z.numpy(), flags).items()}
+            no = np.zeros(m, bool)
+            border, gray = read.get("border", no), read.get("grayscale", no)
+            out["z"] = out["z"][:start] + list((z / scale).numpy().astype(np.float32))
+            out["target"] = out["target"][:start] + [
+                mode_target(rgb[k], bool(border[k]), bool(gray[k])) for k in range(m)
+            ]
+            out["flagged"] = out["flagged"][:start] + list(border | gray)
+            tmp = self.dir / "generations.tmp.npz"
+            np.savez(
+                tmp,
+                z=np.stack(out["z"]),
+                target=np.stack(out["target"]),
+                flagged=np.array(out["flagged"]),
+            )
+            tmp.replace(path)
+            self.say(
+                f"generations {len(out['z'])}/{n}, flagged {np.mean(out['flagged']):.1%}"
+                f" ({m / max(time.time() - t0, 1e-9):.2f} images/s)"
+            )
+            t0 = time.time()
+        return tuple(np.stack(out[k]) for k in keys)  # type: ignore[return-value]
 
     # -- latent flags -------------------------------------------------------------------------
     def _shows(self) -> dict[str, np.ndarray]:
@@ -805,7 +917,10 @@ class Trainer:
             rendered = None
             if self.cfg.decoder_samples:
                 rendered = self.renderings(pipe, mean, captions, weights)
-            self.decoder(pipe, images, mean, std, rendered)
+            free = None
+            if self.cfg.decoder_free_samples:
+                free = self.generations(pipe, captions, weights)
+            self.decoder(pipe, images, mean, std, rendered, free)
         return self.export(pipe, weights) if "export" in parts else self.dir
 
     def _warm_start(self) -> Any:
