@@ -89,8 +89,10 @@ def test_no_swap_is_the_plain_image(tiny_pipe: Any, study: Any, sampler: str) ->
     scheduler, eta = parse_sampler(sampler)
     plain = _plain(tiny_pipe, scheduler, eta, [(0, 3), (1, 3)])
     for n, p in enumerate(PROMPTS):
-        # Bit-equal with one thread (multithreaded kernels may differ by 1/255 across batches).
-        assert np.array_equal(study.no_swap[(sampler, p, 3)], plain[n])
+        # The same image: float kernels of different batch compositions may round a value to the
+        # next grey level (measured: one of 3,072 values, by 1/255, for ddim-eta1).
+        d = np.abs(study.no_swap[(sampler, p, 3)].astype(int) - plain[n].astype(int))
+        assert d.max() <= 1 and (d > 0).mean() < 0.002
     # Distance to itself: exactly zero.
     assert all(r["pixel_to_i"] == 0.0 for r in _rows(study, sampler, STEPS))
 
