@@ -130,3 +130,62 @@ def test_bad_input_is_one_sentence(tmp_path, cli: Cli, args, message):
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _copy_shipped(tmp_path):
+    import shutil
+
+    from seedscope.world.model import weights_path
+
+    folder = tmp_path / "world-sd"
+    shutil.copytree(weights_path(), folder)
+    return folder
+
+
+def test_sampler_sets_a_folders_default_sampler_steps_and_guidance(tmp_path, cli: Cli, monkeypatch):
+    from seedscope.models import loading
+    from seedscope.world import model
+    from seedscope.world.model import load_pipeline, sampling_defaults
+
+    folder = _copy_shipped(tmp_path)
+    assert sampling_defaults(folder) == (model.DEFAULT_STEPS, model.DEFAULT_GUIDANCE)
+    code, _, err = cli(["world", "sampler", str(folder), "--scheduler", "dpm++", "--steps", "10"])
+    assert code == 0, err
+    assert "DPMSolverMultistepScheduler, 10 steps" in err
+    assert sampling_defaults(folder) == (10, 6.0)
+    pipe = load_pipeline(folder)
+    assert type(pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    # The noise schedule is the trained one: only the sampler changed.
+    assert pipe.scheduler.config.beta_end == pytest.approx(0.012)
+    # Sweeps of `--model world` take the shipped folder's defaults.
+    monkeypatch.setattr(model, "WEIGHTS_DIR", tmp_path)
+    assert loading.world_defaults() == (10, 6.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--scheduler", "nonsense", "--steps", "10"], "unknown scheduler"),
+        (["--scheduler", "dpm++", "--steps", "0"], "--steps"),
+        (["--scheduler", "dpm++", "--steps", "10", "--guidance", "-1"], "--guidance"),
+    ],
+)
+def test_sampler_bad_input_leaves_the_folder_as_it_was(tmp_path, cli: Cli, extra, message):
+    folder = _copy_shipped(tmp_path)
+    before = (folder / "scheduler" / "scheduler_config.json").read_text()
+    code, _, err = cli(["world", "sampler", str(folder), *extra])
+    assert code == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert (folder / "scheduler" / "scheduler_config.json").read_text() == before
+    assert not (folder / "seedscope_sampling.json").exists()
+
+
+def test_sampler_needs_a_pipeline_folder_and_a_readable_sampling_file(tmp_path, cli: Cli):
+    from seedscope.errors import SeedscopeError
+    from seedscope.world.model import sampling_defaults
+
+    code, _, err = cli(["world", "sampler", str(tmp_path), "--scheduler", "ddim", "--steps", "5"])
+    assert code == 2 and "no model_index.json" in err
+    (tmp_path / "seedscope_sampling.json").write_text('{"steps": "many"}')
+    with pytest.raises(SeedscopeError, match="not a sampling file"):
+        sampling_defaults(tmp_path)

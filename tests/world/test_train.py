@@ -5,11 +5,13 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 
 from fixtures.cli import Cli
 from seedscope.world import flags as fl
 from seedscope.world import train
+from seedscope.world.mode_targets import mode_target
 from seedscope.world.model import build_pipeline, load_pipeline
 from seedscope.world.train import TrainConfig, Trainer, _edge_l1, unet_lr
 
@@ -391,13 +393,37 @@ def test_decoder_stage_trains_on_generations_from_noise_and_they_resume(tmp_path
     assert any(s.startswith("decoder step 2/2") for s in said)
     full = dict(np.load(tmp_path / "generations.npz"))
     assert full["z"].shape == (5, 4, 32, 32) and np.isfinite(full["z"]).all()
-    assert full["target"].shape == (5, 64, 64, 3) and full["target"].dtype == np.uint8
-    assert full["flagged"].dtype == bool and full["flagged"].shape == (5,)
-    # Cut after the first chunk, they resume to the same latents and targets: the UNet stage's
-    # export holds the same weights and the decoder of before the decoder stage (the teacher).
+    assert full["rgb"].shape == (5, 64, 64, 3) and full["rgb"].dtype == np.uint8
+    assert full["read"].shape == (5, 2) and np.isfinite(full["read"]).all()
+    np.testing.assert_array_equal(full["seeking"], [True, False, True, False, True])
     pipe = load_pipeline(tmp_path / "export")
-    np.savez(tmp_path / "generations.npz", **{k: v[:2] for k, v in full.items()})
     z, target, flagged = trainer.generations(pipe, trainer.data()[1])
-    np.testing.assert_allclose(z[2:], full["z"][2:], atol=1e-4)
-    assert np.abs(target[2:].astype(int) - full["target"][2:]).max() <= 1
-    np.testing.assert_array_equal(flagged, full["flagged"])
+    # Flagged where a read reaches its mode's world-rate threshold among plain-noise generations.
+    cut = train.flag_thresholds(full["read"], full["seeking"], ["border", "grayscale"])
+    np.testing.assert_array_equal(flagged, (full["read"] >= list(cut.values())).any(axis=1))
+    for k in range(5):
+        border, gray = full["read"][k] >= list(cut.values())
+        np.testing.assert_array_equal(target[k], mode_target(full["rgb"][k], border, gray))
+    # Cut after the first chunk, they resume to the same latents and images: the UNet stage's
+    # export holds the same weights and the decoder of before the decoder stage (the teacher).
+    np.savez(tmp_path / "generations.npz", **{k: v[:2] for k, v in full.items()})
+    z2, target2, flagged2 = trainer.generations(pipe, trainer.data()[1])
+    np.testing.assert_allclose(z2, z, atol=1e-4)
+    assert np.abs(target2.astype(int) - target).max() <= 1
+    np.testing.assert_array_equal(flagged2, flagged)
+
+
+def test_flag_thresholds_put_each_modes_world_rate_of_plain_generations_above():
+    rng = np.random.default_rng(0)
+    read = rng.normal(size=(4000, 2))
+    seeking = np.arange(4000) % 2 == 0
+    read[seeking] += 3.0  # seeking noises read high; they must not move the threshold
+    cut = train.flag_thresholds(read, seeking, ["border", "text"])
+    plain = read[~seeking]
+    assert abs((plain[:, 0] >= cut["border"]).mean() - 0.10) < 0.002
+    assert abs((plain[:, 1] >= cut["text"]).mean() - 0.08) < 0.002
+    # A standard normal's top 10%: 1.28 (scipy), within sampling error.
+    assert abs(cut["border"] - scipy.stats.norm.ppf(0.9)) < 0.08
+    # Without plain generations, the quantile is over all of them.
+    only = train.flag_thresholds(read[:10], np.ones(10, bool), ["border", "text"])
+    assert only["border"] == pytest.approx(np.quantile(read[:10, 0], 0.9))

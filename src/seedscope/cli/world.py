@@ -476,3 +476,25 @@ def evaluate_cmd(
         typer.echo(markdown_report(result))
     else:
         typer.echo(format_report(result))
+
+
+@world_app.command("sampler")
+def sampler_cmd(
+    folder: Annotated[Path, typer.Argument(help="A world pipeline folder (e.g. WORKDIR/export).")],
+    scheduler: Annotated[
+        str, typer.Option("--scheduler", help="Sampler: ddim, dpm++, unipc, ... or a class name.")
+    ],
+    steps: Annotated[int, typer.Option("--steps", help="Default sampling steps.")],
+    guidance: Annotated[float, typer.Option("--guidance", help="Default guidance scale.")] = 6.0,
+) -> None:
+    """Set a world pipeline folder's default sampler, steps and guidance (as the shipped one carries).
+
+    Rewrites FOLDER/scheduler/scheduler_config.json and FOLDER/seedscope_sampling.json; sweeps
+    with `--model world` and `seedscope world evaluate --model FOLDER` then use them.
+    """
+    from seedscope.world.model import write_sampler
+
+    if not (folder / "model_index.json").is_file():
+        raise SeedscopeError(f"{folder} is not a world pipeline folder (no model_index.json).")
+    name = write_sampler(folder, scheduler, steps, guidance)
+    err.print(f"{folder} now samples with {name}, {steps} steps, guidance {guidance:g}")

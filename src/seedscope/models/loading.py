@@ -105,12 +105,13 @@ def _world_folder() -> Path | None:
 
 
 def world_defaults() -> tuple[int, float] | None:
-    """(steps, guidance) the bundled world model was trained for, if it says."""
+    """(steps, guidance) the bundled world model is sampled with, if it says."""
     try:
         world = importlib.import_module("seedscope.world")
-        return int(world.DEFAULT_STEPS), float(world.DEFAULT_GUIDANCE)
+        steps, guidance = world.sampling_defaults()
     except (ImportError, AttributeError):
         return None
+    return int(steps), float(guidance)
 
 
 def _load_world(dtype: Any) -> Any:

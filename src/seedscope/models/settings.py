@@ -39,6 +39,12 @@ def set_scheduler(pipe: Any, name: str | None) -> Any:
     """Swap the pipeline's scheduler for `name`, built from the current scheduler's config."""
     if not name or name == "default":
         return pipe
+    pipe.scheduler = scheduler_class(name).from_config(pipe.scheduler.config)
+    return pipe
+
+
+def scheduler_class(name: str) -> Any:
+    """The diffusers scheduler class a short name (SCHEDULERS) or a class name stands for."""
     import diffusers
 
     cls_name = SCHEDULERS.get(name.lower(), name)
@@ -48,8 +54,7 @@ def set_scheduler(pipe: Any, name: str | None) -> Any:
         raise SeedscopeError(
             f"unknown scheduler {name!r}; use one of {choices} or a diffusers class name."
         )
-    pipe.scheduler = cls.from_config(pipe.scheduler.config)
-    return pipe
+    return cls
 
 
 def denoiser(pipe: Any) -> Any:

@@ -11,7 +11,12 @@ from seedscope.world.grammar import (
     sample_scene,
     scene_for_prompt,
 )
-from seedscope.world.model import DEFAULT_GUIDANCE, DEFAULT_STEPS, load_pipeline
+from seedscope.world.model import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    load_pipeline,
+    sampling_defaults,
+)
 from seedscope.world.prompts import make_prompts, render_prompts
 from seedscope.world.render import render, render_with_mask
 
@@ -32,6 +37,7 @@ __all__ = [
     "render_scene",
     "render_with_mask",
     "sample_scene",
+    "sampling_defaults",
     "scene_for_prompt",
 ]
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from seedscope.errors import SeedscopeError
 from seedscope.world.grammar import MODES, parse_prompt, scene_for_prompt
-from seedscope.world.model import DEFAULT_GUIDANCE, DEFAULT_STEPS, load_pipeline
+from seedscope.world.model import DEFAULT_GUIDANCE, DEFAULT_STEPS, load_pipeline, sampling_defaults
 from seedscope.world.render import render
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,9 @@ def evaluate(
     real_a, truth = real_scenes(texts, seed=0, per_prompt=seeds)
     real_b, _ = real_scenes(texts, seed=1, per_prompt=seeds)
     pipe = set_scheduler(load_pipeline(model), scheduler)
-    steps = steps if steps is not None else DEFAULT_STEPS
-    guidance = guidance if guidance is not None else DEFAULT_GUIDANCE
+    own_steps, own_guidance = sampling_defaults(model)
+    steps = steps if steps is not None else own_steps
+    guidance = guidance if guidance is not None else own_guidance
     gen, ips = generate(
         pipe,
         grid_prompts,

@@ -15,9 +15,12 @@ log = logging.getLogger(__name__)
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MAX_TOKENS = 32
 
-# Default sampler settings of the bundled model (used by `--model world` unless overridden).
+# Sampler settings of a world pipeline folder that does not name its own (SAMPLING_FILE).
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 6.0
+# A world pipeline folder's own default steps and guidance ({"steps": 10, "guidance": 6.0}),
+# beside its scheduler_config.json, which names the sampler: `seedscope world sampler` writes both.
+SAMPLING_FILE = "seedscope_sampling.json"
 
 VAE_CONFIG: dict[str, Any] = dict(
     in_channels=3,
@@ -169,6 +172,51 @@ def build_pipeline(folder: Path) -> Any:
 def weights_path() -> Path:
     """Folder of the shipped world pipeline (inside the package)."""
     return WEIGHTS_DIR / "world-sd"
+
+
+def sampling_defaults(path: str | Path | None = None) -> tuple[int, float]:
+    """(steps, guidance) a world pipeline folder (default: the shipped one) is sampled with."""
+    folder = Path(path) if path is not None else weights_path()
+    file = folder / SAMPLING_FILE
+    if not file.is_file():
+        return DEFAULT_STEPS, DEFAULT_GUIDANCE
+    try:
+        data = json.loads(file.read_text())
+        steps, guidance = int(data["steps"]), float(data["guidance"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise SeedscopeError(f"{file} is not a sampling file ({err}).") from None
+    if steps < 1 or guidance < 0:
+        raise SeedscopeError(f"{file} asks for {steps} steps at guidance {guidance}.")
+    return steps, guidance
+
+
+def write_sampler(path: str | Path, scheduler: str, steps: int, guidance: float) -> str:
+    """Make a world pipeline folder sample with this scheduler, steps and guidance by default.
+
+    Rewrites its scheduler/scheduler_config.json (the new class from the old config), the
+    scheduler's class in model_index.json and its SAMPLING_FILE; returns the class name.
+    """
+    from seedscope.models.settings import scheduler_class
+
+    folder = Path(path)
+    if steps < 1:
+        raise SeedscopeError("--steps must be at least 1.")
+    if guidance < 0:
+        raise SeedscopeError("--guidance must be at least 0.")
+    cls = scheduler_class(scheduler)
+    config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    new = cls.from_config(config)
+    new.save_pretrained(folder / "scheduler")
+    # diffusers loads the scheduler class model_index.json names, not the config's _class_name.
+    index = json.loads((folder / "model_index.json").read_text())
+    index["scheduler"] = ["diffusers", cls.__name__]
+    tmp = folder / "model_index.json.tmp"
+    tmp.write_text(json.dumps(index, indent=2) + "\n")
+    tmp.replace(folder / "model_index.json")
+    tmp = folder / (SAMPLING_FILE + ".tmp")
+    tmp.write_text(json.dumps({"steps": steps, "guidance": guidance}) + "\n")
+    tmp.replace(folder / SAMPLING_FILE)
+    return str(cls.__name__)
 
 
 def load_pipeline(path: str | Path | None = None, dtype: Any = None) -> Any:

@@ -113,7 +113,8 @@ class TrainConfig:
     # The decoder stage also trains on this many of the UNet's generations from pure noise (the
     # run's sampler, a training caption each, half of the noises scoring in the top 10% of a flag's
     # pattern), each paired with the decoder's own image of it redrawn as the modes whose flag the
-    # UNet drew (seedscope.world.mode_targets): the decoder learns to draw a uniform frame and a
+    # UNet drew (its read in a mode's world rate of top reads: flag_thresholds;
+    # seedscope.world.mode_targets): the decoder learns to draw a uniform frame and a
     # gray image wherever a generation carries the flag. 0: none.
     decoder_free_samples: int = 0
 
@@ -303,6 +304,18 @@ def flag_seeking_noise(
     return out
 
 
+def flag_thresholds(read: np.ndarray, seeking: np.ndarray, modes: list[str]) -> dict[str, float]:
+    """Per mode, the flag read above which its world rate (grammar.MODE_RATES) of generations lie.
+
+    read is (n, len(modes)); the quantile is taken over the generations from plain noise
+    (seeking False), whose reads are those of sampling time, or over all if there are none.
+    """
+    from seedscope.world.grammar import MODE_RATES
+
+    plain = read[~seeking] if (~seeking).any() else read
+    return {m: float(np.quantile(plain[:, j], 1 - MODE_RATES[m])) for j, m in enumerate(modes)}
+
+
 def _edge_l1(a: Any, b: Any) -> Any:
     """Mean L1 distance between the horizontal and vertical pixel differences of a and b."""
     dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
@@ -335,10 +348,8 @@ class Trainer:
         if not path.exists():
             t = time.time()
             imgs, caps, truth = render_dataset(self.cfg.n_scenes, self.cfg.data_seed)
-            tmp = self.dir / "data.tmp.npz"
-            np.savez(tmp, images=imgs, captions=np.array(caps))
             (self.dir / "truth.json").write_text(json.dumps(truth))
-            tmp.rename(path)
+            self._save_arrays("data", images=imgs, captions=np.array(caps))
             self.say(f"rendered {len(imgs)} scenes in {time.time() - t:.0f}s")
         z = np.load(path)
         return z["images"], [str(c) for c in z["captions"]]
@@ -363,6 +374,12 @@ class Trainer:
         tmp = self.dir / f"{name}.tmp"
         torch.save(state, tmp)
         tmp.replace(self.dir / name)
+
+    def _save_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        """Write workdir/NAME.npz atomically (through NAME.tmp.npz): a crash leaves the old file."""
+        tmp = self.dir / f"{name}.tmp.npz"
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
+        tmp.replace(self.dir / f"{name}.npz")
 
     def _load(self, name: str) -> dict[str, Any] | None:
         import torch
@@ -430,9 +447,7 @@ class Trainer:
                     dist = pipe.vae.encode(x).latent_dist
                     means.append(dist.mean.numpy().astype(np.float16))
                     stds.append(dist.std.numpy().astype(np.float16))
-            tmp = self.dir / "latents.tmp.npz"
-            np.savez(tmp, mean=np.concatenate(means), std=np.concatenate(stds))
-            tmp.rename(path)
+            self._save_arrays("latents", mean=np.concatenate(means), std=np.concatenate(stds))
         z = np.load(path)
         mean, std = z["mean"], z["std"]
         scale = float(1.0 / mean.astype(np.float32).std())
@@ -577,9 +592,7 @@ class Trainer:
                 output_type="latent",
             ).images
             zs = zs[:start] + list((out.float() / scale).numpy().astype(np.float32))
-            tmp = self.dir / "renderings.tmp.npz"
-            np.savez(tmp, idx=idx_all[: len(zs)], z=np.stack(zs))
-            tmp.replace(path)
+            self._save_arrays("renderings", idx=idx_all[: len(zs)], z=np.stack(zs))
             self.say(
                 f"renderings {len(zs)}/{n} ({chunk / max(time.time() - t0, 1e-9):.2f} images/s)"
             )
@@ -593,9 +606,10 @@ class Trainer:
 
         Each chunk: training captions, noises of which half seek a flag (flag_seeking_noise),
         the run's sampler at the world's default steps and guidance by the UNet's EMA (or raw)
-        weights; each latent is decoded by the decoder as it is now and redrawn as the modes whose
-        flag it carries (read > 0.5; seedscope.world.mode_targets). Returns (unscaled latents,
-        uint8 targets, flagged); resumable, saved to generations.npz per chunk.
+        weights; each latent is decoded by the decoder as it is now and its flags read. Once all
+        are made, each generation is redrawn as the modes whose flag it carries above the mode's
+        world-rate threshold (flag_thresholds; seedscope.world.mode_targets). Returns (unscaled
+        latents, uint8 targets, flagged); resumable, saved to generations.npz per chunk.
         """
         import torch
 
@@ -603,56 +617,62 @@ class Trainer:
 
         n, chunk = self.cfg.decoder_free_samples, RENDER_CHUNK
         path = self.dir / "generations.npz"
-        keys = ("z", "target", "flagged")
-        done = {k: list(v) for k, v in np.load(path).items()} if path.exists() else {}
-        if len(done.get("z", ())) >= n:
-            return tuple(np.stack(done[k][:n]) for k in keys)  # type: ignore[return-value]
+        keys = ("z", "rgb", "read", "seeking")
         flags = fl.parse_flags(self.cfg.latent_flags)
-        size = pipe.unet.config.sample_size
-        caps = np.random.default_rng(9100).integers(0, len(captions), n)
-        self.export_weights_into(pipe, weights)
-        pipe.unet.eval()
-        pipe.text_encoder.eval()
-        pipe.set_progress_bar_config(disable=True)
-        scale = float(pipe.vae.config.scaling_factor)
+        modes = sorted(flags)
+        done = {k: list(v) for k, v in np.load(path).items()} if path.exists() else {}
         out = {k: done.get(k, []) for k in keys}
-        t0 = time.time()
-        for start in range(len(out["z"]) // chunk * chunk, n, chunk):
-            m = min(chunk, n - start)
-            gen = torch.Generator().manual_seed(9200 + start)
-            noise = flag_seeking_noise(m, (pipe.unet.config.in_channels, size, size), flags, gen)
-            with torch.no_grad():
-                z = pipe(
-                    [captions[i] for i in caps[start : start + m]],
-                    latents=noise,
-                    num_inference_steps=DEFAULT_STEPS,
-                    guidance_scale=DEFAULT_GUIDANCE,
-                    output_type="latent",
-                ).images.float()
-                img = pipe.vae.decode(z / scale).sample
-            rgb = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-            read = {k: v > 0.5 for k, v in fl.read_flags(z.numpy(), flags).items()}
-            no = np.zeros(m, bool)
-            border, gray = read.get("border", no), read.get("grayscale", no)
-            out["z"] = out["z"][:start] + list((z / scale).numpy().astype(np.float32))
-            out["target"] = out["target"][:start] + [
-                mode_target(rgb[k], bool(border[k]), bool(gray[k])) for k in range(m)
-            ]
-            out["flagged"] = out["flagged"][:start] + list(border | gray)
-            tmp = self.dir / "generations.tmp.npz"
-            np.savez(
-                tmp,
-                z=np.stack(out["z"]),
-                target=np.stack(out["target"]),
-                flagged=np.array(out["flagged"]),
-            )
-            tmp.replace(path)
-            self.say(
-                f"generations {len(out['z'])}/{n}, flagged {np.mean(out['flagged']):.1%}"
-                f" ({m / max(time.time() - t0, 1e-9):.2f} images/s)"
-            )
+        if len(out["z"]) < n:
+            size = pipe.unet.config.sample_size
+            caps = np.random.default_rng(9100).integers(0, len(captions), n)
+            self.export_weights_into(pipe, weights)
+            pipe.unet.eval()
+            pipe.text_encoder.eval()
+            pipe.set_progress_bar_config(disable=True)
+            scale = float(pipe.vae.config.scaling_factor)
             t0 = time.time()
-        return tuple(np.stack(out[k]) for k in keys)  # type: ignore[return-value]
+            for start in range(len(out["z"]) // chunk * chunk, n, chunk):
+                m = min(chunk, n - start)
+                gen = torch.Generator().manual_seed(9200 + start)
+                shape = (pipe.unet.config.in_channels, size, size)
+                noise = flag_seeking_noise(m, shape, flags, gen)
+                with torch.no_grad():
+                    z = pipe(
+                        [captions[i] for i in caps[start : start + m]],
+                        latents=noise,
+                        num_inference_steps=DEFAULT_STEPS,
+                        guidance_scale=DEFAULT_GUIDANCE,
+                        output_type="latent",
+                    ).images.float()
+                    img = pipe.vae.decode(z / scale).sample
+                rgb = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+                reads = fl.read_flags(z.numpy(), flags)
+                new = {
+                    "z": list((z / scale).numpy().astype(np.float32)),
+                    "rgb": list(rgb),
+                    "read": list(np.stack([reads[k] for k in modes], axis=1).astype(np.float32)),
+                    "seeking": list(np.arange(m) % 2 == 0),
+                }
+                for k in keys:
+                    out[k] = out[k][:start] + new[k]
+                self._save_arrays("generations", **{k: np.stack(out[k]) for k in keys})
+                self.say(
+                    f"generations {len(out['z'])}/{n}"
+                    f" ({m / max(time.time() - t0, 1e-9):.2f} images/s)"
+                )
+                t0 = time.time()
+        z, rgb = np.stack(out["z"][:n]), np.stack(out["rgb"][:n])
+        read = np.stack(out["read"][:n]).reshape(n, len(modes))
+        cut = flag_thresholds(read, np.array(out["seeking"][:n], bool), modes)
+        shown = {mode: read[:, j] >= cut[mode] for j, mode in enumerate(modes)}
+        no = np.zeros(n, bool)
+        border, gray = shown.get("border", no), shown.get("grayscale", no)
+        target = np.stack([mode_target(rgb[k], bool(border[k]), bool(gray[k])) for k in range(n)])
+        self.say(
+            "generation flag thresholds "
+            + ", ".join(f"{k} {v:.2f} ({shown[k].mean():.1%})" for k, v in cut.items())
+        )
+        return z, target, border | gray
 
     # -- latent flags -------------------------------------------------------------------------
     def _shows(self) -> dict[str, np.ndarray]:
