@@ -411,6 +411,10 @@ def test_decoder_stage_trains_on_generations_from_noise_and_they_resume(tmp_path
     np.testing.assert_allclose(z2, z, atol=1e-4)
     assert np.abs(target2.astype(int) - target).max() <= 1
     np.testing.assert_array_equal(flagged2, flagged)
+    # A file of the older layout (targets fixed at generation time) is made again, not misread.
+    np.savez(tmp_path / "generations.npz", z=z[:2], target=target[:2], flagged=flagged[:2])
+    z3, _, _ = trainer.generations(pipe, trainer.data()[1])
+    np.testing.assert_allclose(z3, z, atol=1e-4)
 
 
 def test_flag_thresholds_put_each_modes_world_rate_of_plain_generations_above():

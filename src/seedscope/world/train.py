@@ -621,6 +621,8 @@ class Trainer:
         flags = fl.parse_flags(self.cfg.latent_flags)
         modes = sorted(flags)
         done = {k: list(v) for k, v in np.load(path).items()} if path.exists() else {}
+        if set(keys) - set(done):
+            done = {}  # none yet, or an older layout (z, target, flagged): start again
         out = {k: done.get(k, []) for k in keys}
         if len(out["z"]) < n:
             size = pipe.unet.config.sample_size
