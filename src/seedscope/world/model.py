@@ -197,6 +197,7 @@ def write_sampler(path: str | Path, scheduler: str, steps: int, guidance: float)
     scheduler's class in model_index.json and its SAMPLING_FILE; returns the class name.
     """
     from seedscope.models.settings import scheduler_class
+    from seedscope.store import atomic_write_bytes
 
     folder = Path(path)
     if steps < 1:
@@ -210,12 +211,9 @@ def write_sampler(path: str | Path, scheduler: str, steps: int, guidance: float)
     # diffusers loads the scheduler class model_index.json names, not the config's _class_name.
     index = json.loads((folder / "model_index.json").read_text())
     index["scheduler"] = ["diffusers", cls.__name__]
-    tmp = folder / "model_index.json.tmp"
-    tmp.write_text(json.dumps(index, indent=2) + "\n")
-    tmp.replace(folder / "model_index.json")
-    tmp = folder / (SAMPLING_FILE + ".tmp")
-    tmp.write_text(json.dumps({"steps": steps, "guidance": guidance}) + "\n")
-    tmp.replace(folder / SAMPLING_FILE)
+    atomic_write_bytes((json.dumps(index, indent=2) + "\n").encode(), folder / "model_index.json")
+    sampling = {"steps": steps, "guidance": guidance}
+    atomic_write_bytes((json.dumps(sampling) + "\n").encode(), folder / SAMPLING_FILE)
     return str(cls.__name__)
 
 
