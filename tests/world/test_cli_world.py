@@ -112,6 +112,14 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
             "needs --latent-flags",
         ),
         (
+            ["world", "train", "--workdir", "{tmp}/w", "--part", "unet", "--flag-read-weight", "1"],
+            "--flag-read-weight needs --latent-flags",
+        ),
+        (
+            ["world", "train", "--workdir", "{tmp}/w", "--flag-read-weight", "-1"],
+            "--flag-read-weight must be 0 or more",
+        ),
+        (
             ["world", "train", "--workdir", "{tmp}/w", "--decoder-free-samples", "-1"],
             "--decoder-free-samples",
         ),

@@ -62,6 +62,23 @@ def test_flag_coupling_gives_flagged_scenes_the_noises_scoring_highest():
     assert np.mean(hits) > 0.9
 
 
+def test_read_loss_is_the_squared_error_of_the_flag_reads():
+    gen = torch.Generator().manual_seed(3)
+    flags = {"border": 0.6, "grayscale": 1.5, "text": 0.6}
+    pred, clean = torch.randn(5, 4, 16, 16, generator=gen), torch.randn(5, 4, 16, 16, generator=gen)
+    a, b = fl.read_flags(pred.numpy(), flags), fl.read_flags(clean.numpy(), flags)
+    want = sum(np.mean((a[m] - b[m]) ** 2) for m in flags)  # read_flags is numpy's
+    assert float(fl.read_loss(pred, clean, flags)) == pytest.approx(want, rel=1e-5)
+    # Only the flags' directions count: changing the image elsewhere costs nothing.
+    other = pred.clone()
+    other[:, :3] += 5.0
+    other[:, fl.FLAG_CHANNEL] += 2.0  # the channel's mean: orthogonal to every pattern
+    assert float(fl.read_loss(other, clean, flags)) == pytest.approx(want, rel=1e-4)
+    pred.requires_grad_(True)
+    fl.read_loss(pred, clean, flags).backward()
+    assert pred.grad is not None and float(pred.grad[:, :3].abs().max()) == 0.0
+
+
 def test_noise_scores_are_standard_normal():
     noise = torch.randn(4000, 4, 32, 32, generator=torch.Generator().manual_seed(1))
     for s in fl.noise_scores(noise, fl.parse_flags("border=1,grayscale=1")).values():

@@ -185,6 +185,24 @@ def test_loss_targets_and_weights_in_clean_image_terms():
         loss_target(sched, z0, noise, t, snr, TrainConfig(prediction_type="x0"))
 
 
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_predicted_clean_is_ddpms_x0_estimate(prediction_type):
+    from diffusers import DDPMScheduler
+
+    sched = DDPMScheduler(
+        beta_schedule="scaled_linear", clip_sample=False, prediction_type=prediction_type
+    )
+    gen = torch.Generator().manual_seed(0)
+    zt, pred = torch.randn(3, 4, 8, 8, generator=gen), torch.randn(3, 4, 8, 8, generator=gen)
+    t = torch.tensor([0, 517, 999])
+    got = train.predicted_clean(sched, zt, pred, t, prediction_type)
+    for i, ti in enumerate(t.tolist()):  # diffusers' own step, one timestep at a time
+        want = sched.step(pred[i : i + 1], ti, zt[i : i + 1]).pred_original_sample
+        torch.testing.assert_close(got[i : i + 1], want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="prediction type"):
+        train.predicted_clean(sched, zt, pred, t, "sample")
+
+
 def test_v_prediction_warm_start_exports_a_v_prediction_pipeline(tmp_path):
     cfg = dataclasses.replace(
         TINY, vae_steps=1, unet_steps=1, decoder_steps=1, prediction_type="v_prediction"
@@ -310,16 +328,27 @@ def test_a_resumed_run_keeps_its_settings(tmp_path, cli: Cli):
     assert code == 2 and "train.json" in err and "Traceback" not in err
 
 
-def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_path):
+def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_path, monkeypatch):
     cfg = dataclasses.replace(
         TINY,
         latent_flags="border=0.6,grayscale=0.6",
         flag_steps=2,
         ot_flag_weight=1.0,
         flag_leak_correction=True,
+        flag_read_weight=1.0,
     )
+    calls: list[float] = []
+    read_loss = fl.read_loss
+
+    def spy(pred, clean, flags):
+        out = read_loss(pred, clean, flags)
+        calls.append(float(out))
+        return out
+
+    monkeypatch.setattr(train.fl, "read_loss", spy)
     trainer = Trainer(tmp_path, cfg, progress=lambda s: None)
     trainer.run(("unet",))
+    assert len(calls) == cfg.unet_steps and all(np.isfinite(calls))  # in every UNet step
     assert torch.load(tmp_path / "flags.pt", weights_only=False)["step"] == 2
     shows = trainer._shows()
     mean = np.load(tmp_path / "latents.npz")["mean"]

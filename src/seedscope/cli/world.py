@@ -216,6 +216,15 @@ def train_cmd(
             " noise, so the noisiest training inputs carry the seed's own flag score.",
         ),
     ] = None,
+    flag_read_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--flag-read-weight",
+            help="With --latent-flags: add the squared error of each flag's read in the clean"
+            " latents the UNet's output implies, at every timestep, times this weight, so the"
+            " UNet learns to decide a flag from the seed at the noisiest steps (default 0).",
+        ),
+    ] = None,
     decoder_samples: Annotated[
         int | None,
         typer.Option(
@@ -333,6 +342,7 @@ def train_cmd(
             "flag_steps": flag_steps,
             "ot_flag_weight": ot_flag_weight,
             "flag_leak_correction": flag_leak_correction,
+            "flag_read_weight": flag_read_weight,
             "decoder_samples": decoder_samples,
             "decoder_free_samples": decoder_free_samples,
         }
@@ -343,6 +353,10 @@ def train_cmd(
             raise SeedscopeError("--ot-flag-weight needs --latent-flags (it couples their noise).")
         if cfg.flag_leak_correction and not cfg.latent_flags:
             raise SeedscopeError("--flag-leak-correction needs --latent-flags.")
+        if cfg.flag_read_weight < 0:
+            raise SeedscopeError("--flag-read-weight must be 0 or more.")
+        if cfg.flag_read_weight and not cfg.latent_flags:
+            raise SeedscopeError("--flag-read-weight needs --latent-flags (it reads their flags).")
         if cfg.decoder_free_samples and not cfg.latent_flags:
             raise SeedscopeError(
                 "--decoder-free-samples needs --latent-flags (its targets follow the flags drawn)."

@@ -63,6 +63,24 @@ def read_flags(z: Any, flags: dict[str, float]) -> dict[str, Any]:
     return out
 
 
+def read_loss(pred: Any, clean: Any, flags: dict[str, float]) -> Any:
+    """Squared error of predicted clean latents' flag reads (read_flags) against the truth's.
+
+    pred and clean are scaled latents (n, c, h, w) as tensors; summed over the flags, mean over
+    the batch. It asks for the flag in clean-image terms at every noise level, where the
+    epsilon loss hardly weighs it at the noisiest steps (notes/world-v2.md section 12).
+    """
+    import torch
+
+    size = pred.shape[-1]
+    out = pred.new_zeros(())
+    for mode, amp in flags.items():
+        p = torch.from_numpy(pattern(mode, size)).to(pred.dtype)
+        diff = ((pred - clean)[:, FLAG_CHANNEL] * p).mean(dim=(-2, -1)) / amp
+        out = out + (diff**2).mean()
+    return out
+
+
 def noise_scores(noise: Any, flags: dict[str, float]) -> dict[str, Any]:
     """Each flag's pattern's projection on standard normal noise (n, c, h, w) (a tensor), itself N(0, 1)."""
     import torch

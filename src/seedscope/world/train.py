@@ -104,6 +104,11 @@ class TrainConfig:
     # (seedscope.world.flags.remove_terminal_leak), so that the noisiest training inputs carry
     # the seed's own flag score, as at sampling time.
     flag_leak_correction: bool = False
+    # Weight of an extra UNet loss on the flags themselves: the squared error of each flag's read
+    # in the clean latents the UNet's output implies (predicted_clean), at every timestep. In
+    # clean-image terms the epsilon loss weighs the noisiest steps, where a flag is decided from
+    # the seed, by SNR < 0.01, and one flag is one direction of 4,096; this weighs it as 1.
+    flag_read_weight: float = 0.0
     # The decoder stage also trains on this many of the UNet's own renderings of training scenes
     # (SDEdit, Meng et al. 2022: a scene's latent noised to a strength in [0.2, 0.7] and denoised
     # by the run's sampler with its caption and guidance), half of each batch, each paired with the
@@ -222,6 +227,16 @@ def loss_target(sched: Any, z0: Any, noise: Any, t: Any, snr: Any, cfg: TrainCon
         w = torch.clamp(snr + 1, max=cfg.min_snr_gamma) / (snr + 1)
         return sched.get_velocity(z0, noise, t), w
     raise ValueError(f"unknown prediction type {cfg.prediction_type!r}")
+
+
+def predicted_clean(sched: Any, zt: Any, pred: Any, t: Any, prediction_type: str) -> Any:
+    """The clean latents a UNet output implies: DDPM's x0 estimate (Ho et al. 2020, eq. 15)."""
+    a = sched.alphas_cumprod.to(zt.dtype)[t].view(-1, 1, 1, 1)
+    if prediction_type == "epsilon":
+        return (zt - (1 - a).sqrt() * pred) / a.sqrt()
+    if prediction_type == "v_prediction":
+        return a.sqrt() * zt - (1 - a).sqrt() * pred
+    raise ValueError(f"unknown prediction type {prediction_type!r}")
 
 
 def edge_contrast(z: Any, band: int) -> Any:
@@ -850,6 +865,9 @@ class Trainer:
             pred = unet(zt, t, te(ids)[0]).sample
             target, w = loss_target(noise_sched, z0, noise, t, snr_all[t], self.cfg)
             loss = (w * (((pred - target) ** 2) * pixel_w).mean(dim=(1, 2, 3))).mean()
+            if self.cfg.flag_read_weight and flags:
+                clean = predicted_clean(noise_sched, zt, pred, t, self.cfg.prediction_type)
+                loss = loss + self.cfg.flag_read_weight * fl.read_loss(clean, z0, flags)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
