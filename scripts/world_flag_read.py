@@ -2,8 +2,8 @@
 
 For prompts x seeds it generates latents (the sweep's seed contract: one generator per image),
 reads each flag's strength (1 = a flag), and prints the share of images flagged (> 0.5), which
-seeds draw the flag, and Spearman's rho between each seed's own score (its initial noise's
-projection on the pattern) and the flag drawn. Usage:
+seeds draw the flag, Spearman's rho between each seed's own score (its initial noise's
+projection on the pattern) and the flag drawn, and how strong the top reads are. Usage:
 world_flag_read.py PIPELINE [--flags border=0.6,grayscale=0.6] [--n 4] [--seeds 32] [--guidance 6]
 """
 
@@ -58,7 +58,8 @@ def main() -> None:
             f"{m}: flagged {np.mean(r > 0.5):.1%} of {r.size} images; seeds drawing it"
             f" {sorted(np.flatnonzero((r > 0.5).any(1)).tolist())}; top-10% scoring seeds"
             f" {top.tolist()} ({', '.join(f'{x:.2f}' for x in s[top])});"
-            f" Spearman(seed score, flag) {rho:.2f}"
+            f" Spearman(seed score, flag) {rho:.2f}; reads: 90th percentile"
+            f" {np.quantile(r, 0.9):.2f}, mean over the top-scoring seeds {r[top].mean():.2f}"
         )
 
 
