@@ -362,6 +362,7 @@ class Trainer:
         path = self.dir / "data.npz"
         if not path.exists():
             t = time.time()
+            self.say(f"rendering {self.cfg.n_scenes} world scenes into {path} ...")
             imgs, caps, truth = render_dataset(self.cfg.n_scenes, self.cfg.data_seed)
             (self.dir / "truth.json").write_text(json.dumps(truth))
             self._save_arrays("data", images=imgs, captions=np.array(caps))
@@ -453,6 +454,7 @@ class Trainer:
         path = self.dir / "latents.npz"
         if not path.exists():
             means, stds = [], []
+            self.say(f"encoding {len(images)} scenes into latents ({path}) ...")
             with torch.no_grad():
                 for i in range(0, len(images), 256):
                     x = (
