@@ -336,8 +336,10 @@ def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_pa
         ot_flag_weight=1.0,
         flag_leak_correction=True,
         flag_read_weight=1.0,
+        log_every=1,
     )
     calls: list[float] = []
+    said: list[str] = []
     read_loss = fl.read_loss
 
     def spy(pred, clean, flags):
@@ -346,9 +348,12 @@ def test_flag_stage_trains_resumes_and_the_unet_trains_on_flagged_latents(tmp_pa
         return out
 
     monkeypatch.setattr(train.fl, "read_loss", spy)
-    trainer = Trainer(tmp_path, cfg, progress=lambda s: None)
+    trainer = Trainer(tmp_path, cfg, progress=said.append)
     trainer.run(("unet",))
     assert len(calls) == cfg.unet_steps and all(np.isfinite(calls))  # in every UNet step
+    logged = [s for s in said if s.startswith("unet step")]
+    assert len(logged) == cfg.unet_steps  # each line names the read loss of its step on its own
+    assert all(f", read {c:.4f} (" in s for s, c in zip(logged, calls, strict=True))
     assert torch.load(tmp_path / "flags.pt", weights_only=False)["step"] == 2
     shows = trainer._shows()
     mean = np.load(tmp_path / "latents.npz")["mean"]

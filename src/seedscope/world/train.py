@@ -375,13 +375,24 @@ class Trainer:
         return list(json.loads((self.dir / "truth.json").read_text()))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _log(self, stage: str, step: int, total: int, losses: list[float], t0: float) -> float:
-        """Every log_every steps: report mean loss and speed, empty losses; returns the new t0."""
+    def _log(
+        self,
+        stage: str,
+        step: int,
+        total: int,
+        losses: list[float],
+        t0: float,
+        parts: dict[str, list[float]] | None = None,
+    ) -> float:
+        """Every log_every steps: report mean loss (and its named parts) and speed; returns new t0."""
         if step % self.cfg.log_every:
             return t0
         rate = len(losses) / (time.time() - t0)
-        self.say(f"{stage} step {step}/{total} loss {np.mean(losses):.4f} ({rate:.2f} it/s)")
+        named = "".join(f", {k} {np.mean(v):.4f}" for k, v in (parts or {}).items() if v)
+        self.say(f"{stage} step {step}/{total} loss {np.mean(losses):.4f}{named} ({rate:.2f} it/s)")
         losses.clear()
+        for v in (parts or {}).values():
+            v.clear()
         return time.time()
 
     def _save(self, name: str, state: dict[str, Any]) -> None:
@@ -838,7 +849,7 @@ class Trainer:
         shows = self._shows() if flags else {}
         unet.train()
         te.train()
-        t0, losses = time.time(), []
+        t0, losses, reads = time.time(), [], []
         while step < self.cfg.unet_steps:
             lr = unet_lr(step, self.cfg)
             for g in opt.param_groups:
@@ -869,7 +880,9 @@ class Trainer:
             loss = (w * (((pred - target) ** 2) * pixel_w).mean(dim=(1, 2, 3))).mean()
             if self.cfg.flag_read_weight and flags:
                 clean = predicted_clean(noise_sched, zt, pred, t, self.cfg.prediction_type)
-                loss = loss + self.cfg.flag_read_weight * fl.read_loss(clean, z0, flags)
+                read = fl.read_loss(clean, z0, flags)
+                reads.append(read.item())
+                loss = loss + self.cfg.flag_read_weight * read
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -877,7 +890,7 @@ class Trainer:
             ema.step(params)
             step += 1
             losses.append(loss.item())
-            t0 = self._log("unet", step, self.cfg.unet_steps, losses, t0)
+            t0 = self._log("unet", step, self.cfg.unet_steps, losses, t0, {"read": reads})
             if step % self.cfg.checkpoint_every == 0 or step == self.cfg.unet_steps:
                 self._save(
                     "unet.pt",
