@@ -188,6 +188,26 @@ def test_sampler_bad_input_leaves_the_folder_as_it_was(tmp_path, cli: Cli, extra
     assert not (folder / "seedscope_sampling.json").exists()
 
 
+def test_sampler_on_a_full_disk_leaves_the_scheduler_config_whole(tmp_path, cli: Cli, monkeypatch):
+    import errno
+    import os
+
+    from seedscope import store
+
+    folder = _copy_shipped(tmp_path)
+    before = {p.name: p.read_bytes() for p in (folder / "scheduler").iterdir()}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    code, _, err = cli(["world", "sampler", str(folder), "--scheduler", "dpm++", "--steps", "10"])
+    assert code == 2 and "is full" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in (folder / "scheduler").iterdir()} == before
+    assert not any(p.name.endswith(".partial") for p in folder.rglob("*"))
+    assert os.path.isfile(folder / "model_index.json")
+
+
 def test_sampler_needs_a_pipeline_folder_and_a_readable_sampling_file(tmp_path, cli: Cli):
     from seedscope.errors import SeedscopeError
     from seedscope.world.model import sampling_defaults

@@ -207,7 +207,9 @@ def write_sampler(path: str | Path, scheduler: str, steps: int, guidance: float)
     cls = scheduler_class(scheduler)
     config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
     new = cls.from_config(config)
-    new.save_pretrained(folder / "scheduler")
+    # What save_pretrained writes, but atomically: a crash leaves the old config whole.
+    target = folder / "scheduler" / new.config_name
+    atomic_write_bytes(new.to_json_string().encode(), target)
     # diffusers loads the scheduler class model_index.json names, not the config's _class_name.
     index = json.loads((folder / "model_index.json").read_text())
     index["scheduler"] = ["diffusers", cls.__name__]
