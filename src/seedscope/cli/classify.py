@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,40 +10,6 @@ import typer
 
 from seedscope.cli._app import app
 from seedscope.errors import SeedscopeError
-
-
-@contextmanager
-def _stages(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A rich progress bar per stage (images, train, curve ...), or None when quiet."""
-    if quiet:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description:>14}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 def _curve(text: str) -> tuple[int, ...]:
@@ -138,7 +102,9 @@ def classify(
         input_mode=input_mode,
         init_from_noise=init_from_noise,
     )
-    with _stages(quiet or json_) as progress:
+    from seedscope.sweep.progress import StageProgress
+
+    with StageProgress(not (quiet or json_)) as progress:
         result = run_classify(sweep, spec, device=device, progress=progress, plots=plots)
     if json_:
         typer.echo(json.dumps(result.summary(), indent=2))

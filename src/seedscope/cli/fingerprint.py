@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -21,41 +19,6 @@ where the best candidate stands out from all the others (p < --alpha, corrected 
 of candidates); otherwise "no match". With --sweep DIR the true seeds are known: the accuracy
 is reported and the answers are written to DIR/analysis/identify-*.parquet.
 """
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, n: int, total: int) -> None:
-            if stage not in tasks:
-                labels = {"invert": "inverting images", "scan": "scanning seeds"}
-                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total or None)
-            bar.update(tasks[stage], advance=n)
-
-        yield update
 
 
 def _quiet_logs(quiet: bool) -> None:
@@ -152,7 +115,10 @@ def identify(
         workers=workers or default_workers(),
         batch_size=batch_size,
     )
-    with _progress(not quiet and not json_output) as progress:
+    from seedscope.sweep.progress import StageProgress
+
+    labels = {"invert": "inverting images", "scan": "scanning seeds"}
+    with StageProgress(not quiet and not json_output, labels) as bars:
         result = run_identify(
             images or [],
             sweep=sweep,
@@ -160,7 +126,7 @@ def identify(
             prompt=prompt,
             settings=settings,
             limit=limit,
-            progress=progress,
+            progress=bars.advance,
         )
     if json_output:
         typer.echo(json.dumps(result.to_dict()))
@@ -270,8 +236,9 @@ def swap(
         batch_size=batch_size,
         features=None if features == "none" else features,
     )
-    with _progress(not quiet and not json_output) as progress:
-        advance = (lambda n: progress("swap", n, 0)) if progress is not None else None
+    from seedscope.sweep.progress import StageProgress
+
+    with StageProgress(not quiet and not json_output) as bars:
         result = run_swap(
             model=model,
             sweep=sweep,
@@ -280,7 +247,7 @@ def swap(
             pairs=pairs,
             settings=settings,
             out=out,
-            progress=advance,
+            progress=lambda n: bars.advance("swap", n),
         )
     if json_output:
         typer.echo(json.dumps(result.to_dict()))

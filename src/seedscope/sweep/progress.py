@@ -1,4 +1,4 @@
-"""A rich progress bar for images with images/s and ETA (on stderr); silent when quiet."""
+"""Rich progress bars on stderr (images with images/s and ETA; named stages); silent when quiet."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 
 class ImagesProgress:
-    """The one progress interface: counts images done, draws a rich bar (images/s, ETA) on stderr.
+    """The images progress interface: counts images done, draws a rich bar (images/s, ETA) on stderr.
 
     Sweeps call `advance(n)`; incremental runners call it as `progress(done, total)` (total None
     while unknown). Nothing is drawn when `enabled` is False or the total is 0, nor for a
@@ -77,6 +77,71 @@ class ImagesProgress:
         self.done, self.total = done, total
         if self._progress is not None:
             self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(exc_type, exc, tb)
+
+
+class StageProgress:
+    """One rich bar per named stage (images, train, invert ...) on stderr; silent when disabled.
+
+    Runners report a stage as `progress(stage, done, total)` (done so far) or through
+    `advance(stage, n, total)` (n more); total 0 or None while unknown. `labels` renames stages
+    for the reader. The bars vanish when the work ends; nothing is drawn when stderr is not a
+    terminal.
+    """
+
+    def __init__(self, enabled: bool = True, labels: dict[str, str] | None = None) -> None:
+        self.enabled = enabled
+        self.labels = dict(labels or {})
+        self.done: dict[str, int] = {}
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> StageProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self._progress = Progress(
+                    TextColumn("{task.description:>16}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=True,
+                )
+                self._progress.__enter__()
+        return self
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        """Record that `done` of `total` units of `stage` are finished."""
+        self.done[stage] = done
+        if self._progress is not None:
+            if stage not in self._tasks:
+                label = self.labels.get(stage, stage)
+                self._tasks[stage] = self._progress.add_task(label, total=total or None)
+            self._progress.update(self._tasks[stage], completed=done, total=total or None)
+
+    def advance(self, stage: str, n: int, total: int | None = None) -> None:
+        """Record `n` more finished units of `stage`."""
+        self(stage, self.done.get(stage, 0) + n, total)
 
     def __exit__(
         self,

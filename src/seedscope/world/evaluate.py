@@ -35,9 +35,8 @@ def generate(
     Each image is what a sweep of the same model, settings and seed would store (one CPU
     generator per image, the same initial latents and noise fingerprints).
     """
-    from rich.progress import Progress
-
     from seedscope.sweep.generate import BatchGenerator
+    from seedscope.sweep.progress import ImagesProgress
 
     if len(prompts) != len(seeds):
         raise SeedscopeError("generate needs one seed per prompt.")
@@ -47,13 +46,12 @@ def generate(
     gen = BatchGenerator(pipe, steps=steps, guidance=guidance, height=size, width=size)
     images: list[Image.Image] = []
     t0 = time.perf_counter()
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("generating", total=len(pairs))
+    with ImagesProgress(len(pairs), progress, "generating", transient=True) as bar:
         for i in range(0, len(pairs), batch_size):
             chunk = pairs[i : i + batch_size]
             gen.encode({pid: t for t, pid in ids.items() if pid in {p for p, _ in chunk}})
             images += [Image.fromarray(a) for a in gen.run(chunk).images]
-            bar.advance(task, len(chunk))
+            bar.advance(len(chunk))
     return images, len(images) / (time.perf_counter() - t0)
 
 
