@@ -464,4 +464,6 @@ def test_flag_thresholds_put_each_modes_world_rate_of_plain_generations_above():
     assert abs(cut["border"] - scipy.stats.norm.ppf(0.9)) < 0.08
     # Without plain generations, the quantile is over all of them.
     only = train.flag_thresholds(read[:10], np.ones(10, bool), ["border", "text"])
-    assert only["border"] == pytest.approx(np.quantile(read[:10, 0], 0.9))
+    top = np.sort(read[:10, 0])  # all seeking: the top tenth of the ten is one read
+    assert top[8] <= only["border"] <= top[9]
+    assert (read[:10, 0] >= only["border"]).sum() == 1
