@@ -128,3 +128,56 @@ def test_evaluate_cli_formats_a_saved_json(tmp_path, cli):
     assert code == 0, err
     border = next(line for line in out.splitlines() if line.startswith("border"))
     assert "25.0%" in border and "50.0% / -" in border and "  - OUT" in border
+
+
+def _saved_run(adherence: float, border: float | None, sky: float) -> dict:
+    """A minimal `world evaluate --json` output with two modes."""
+
+    def mode(ratio: float | None, seed: float) -> dict:
+        return {"ratio": ratio, "variance_share": {"seed": seed, "prompt": 0.1}}
+
+    return {
+        "n_prompts": 8,
+        "n_seeds": 32,
+        "scheduler": "DPMSolverMultistepScheduler",
+        "steps": 10,
+        "adherence": adherence,
+        "fid": 150.04,
+        "fid_floor": 45.4,
+        "images_per_s": 5.571,
+        "modes": {"border": mode(border, 0.3), "sky": mode(sky, 0.6)},
+        "targets": {"adherence": adherence >= 0.85, "modes_at_world_rates": False},
+    }
+
+
+def test_compare_puts_saved_runs_side_by_side(tmp_path, cli):
+    a, b = tmp_path / "run-a.json", tmp_path / "run-b.json"
+    a.write_text(json.dumps(_saved_run(0.918, 0.095, 0.81)))
+    b.write_text(json.dumps(_saved_run(0.5, None, 1.6)))
+    code, out, err = cli(["world", "compare", str(a), str(b), "--markdown"])
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("| run-")]
+    assert rows[0].startswith("| run-a | 8×32 | DPMSolverMultistep 10 | 91.8% | 150.0 (45.4) | 5.57 |")
+    # Modes in MODES order; inside 0.6-1.5 marked, outside not, absent or undefined as a dash.
+    assert "| — | 0.10× | 0.81× ✓ | — | no |" in rows[0]
+    assert "| — | — | 1.60× | — | no |" in rows[1]
+    code, out, err = cli(["world", "compare", str(a), str(b), "--json"])
+    assert code == 0, err
+    parsed = json.loads(out)
+    assert [r["run"] for r in parsed] == ["run-a", "run-b"]
+    assert parsed[0]["border_ratio"] == 0.095 and parsed[1]["border_ratio"] is None
+    assert parsed[0]["sky_seed_share"] == 0.6 and parsed[0]["grayscale_ratio"] is None
+    code, out, err = cli(["world", "compare", str(a)])
+    assert code == 0 and "run-a" in out and "0.81x" in out and "91.8%" in out
+
+
+@pytest.mark.parametrize("content", ["not json", '{"n_prompts": 2}', "[1, 2]"])
+def test_compare_refuses_what_is_not_an_evaluation(tmp_path, cli, content):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(_saved_run(0.9, 0.1, 0.8)))
+    bad.write_text(content)
+    code, out, err = cli(["world", "compare", str(good), str(bad)])
+    assert code == 2 and "bad.json is not the output of" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and out == ""
+    code, _, err = cli(["world", "compare", str(good), "--json", "--markdown"])
+    assert code == 2 and "not both" in err

@@ -492,6 +492,45 @@ def evaluate_cmd(
         typer.echo(format_report(result))
 
 
+@world_app.command("compare")
+def compare_cmd(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Saved outputs of `seedscope world evaluate --json`, one per run."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print one Markdown table (as in the README).")
+    ] = False,
+) -> None:
+    """Compare saved world evaluations side by side: adherence, FID (floor), images/s, mode ratios.
+
+    Each FILE is one run, labelled by its file name without .json; nothing is measured again.
+    """
+    from seedscope.world.evaluate import compare_markdown, compare_rows, compare_text
+
+    if as_json and markdown:
+        raise SeedscopeError("give --json or --markdown, not both.")
+    runs = []
+    for path in files:
+        try:
+            saved = json.loads(path.read_text())
+            runs.append((path.name.removesuffix(".json"), saved))
+            compare_rows(runs[-1:])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise SeedscopeError(
+                f"{path} is not the output of `seedscope world evaluate --json`"
+                f" ({type(e).__name__}: {e})."
+            ) from None
+    rows = compare_rows(runs)
+    if as_json:
+        typer.echo(json.dumps(_finite(rows), indent=2))
+    elif markdown:
+        typer.echo(compare_markdown(rows))
+    else:
+        typer.echo(compare_text(rows))
+
+
 @world_app.command("sampler")
 def sampler_cmd(
     folder: Annotated[Path, typer.Argument(help="A world pipeline folder (e.g. WORKDIR/export).")],

@@ -321,3 +321,81 @@ def markdown_report(r: dict[str, Any]) -> str:
             f" {pct(d['generated'])} / {pct(d['world'])} |"
         )
     return "\n".join(lines)
+
+
+def compare_rows(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per saved `world evaluate --json` output (label, result): the figures to compare."""
+    rows = []
+    for label, r in runs:
+        modes = r["modes"]
+        rows.append(
+            {
+                "run": label,
+                "grid": f"{r['n_prompts']}×{r['n_seeds']}",
+                "sampler": f"{str(r['scheduler']).removesuffix('Scheduler')} {r['steps']}",
+                "adherence": r["adherence"],
+                "fid": r["fid"],
+                "fid_floor": r["fid_floor"],
+                "images_per_s": r["images_per_s"],
+                **{f"{m}_ratio": modes[m]["ratio"] if m in modes else None for m in MODES},
+                **{
+                    f"{m}_seed_share": modes[m]["variance_share"]["seed"] if m in modes else None
+                    for m in MODES
+                },
+                "targets_met": bool(r["targets"]) and all(r["targets"].values()),
+            }
+        )
+    return rows
+
+
+def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """compare_rows as one Markdown table: adherence, FID (floor), images/s, each mode's ratio."""
+    lo, hi = MODE_RATIO_RANGE
+
+    def ratio(x: float | None) -> str:
+        if x is None or x != x:
+            return "—"
+        return f"{x:.2f}×" + (" ✓" if lo <= x <= hi else "")
+
+    head = (
+        "| run | grid | sampler | adherence | FID (floor) | images/s | "
+        + " | ".join(MODES)
+        + " | all targets |"
+    )
+    lines = [head, "|" + "---|" * (7 + len(MODES))]
+    for row in rows:
+        adh = "—" if row["adherence"] is None else f"{row['adherence']:.1%}"
+        lines.append(
+            f"| {row['run']} | {row['grid']} | {row['sampler']} | {adh} |"
+            f" {_num(row['fid'], '.1f')} ({_num(row['fid_floor'], '.1f')}) |"
+            f" {_num(row['images_per_s'], '.2f')} | "
+            + " | ".join(ratio(row[f"{m}_ratio"]) for m in MODES)
+            + f" | {'yes' if row['targets_met'] else 'no'} |"
+        )
+    lines.append(
+        f"\nRatios: generated over world rate by each mode's scorer (target {lo}–{hi}, ✓ inside);"
+        f" adherence target ≥ {MIN_ADHERENCE:.0%}."
+    )
+    return "\n".join(lines)
+
+
+def _ratio_cell(x: float | None) -> str:
+    """A ratio as '   0.81x' (9 wide), '-' when undefined."""
+    return _num(x, ">8.2f") + ("x" if x is not None and x == x else " ")
+
+
+def compare_text(rows: Sequence[dict[str, Any]]) -> str:
+    """compare_rows as a plain aligned table for the terminal."""
+    width = max([len("run"), *(len(r["run"]) for r in rows)])
+    head = f"{'run':<{width}}  grid    sampler        adh.    FID (floor)    img/s  " + "  ".join(
+        f"{m:>9}" for m in MODES
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r['run']:<{width}}  {r['grid']:<6}  {r['sampler']:<13}  {_num(r['adherence'], '>5.1%')}"
+            f"  {_num(r['fid'], '>6.1f')} ({_num(r['fid_floor'], '>5.1f')})"
+            f"  {_num(r['images_per_s'], '>5.2f')}  "
+            + "  ".join(_ratio_cell(r[f"{m}_ratio"]) for m in MODES)
+        )
+    return "\n".join(lines)
