@@ -157,7 +157,9 @@ def test_compare_puts_saved_runs_side_by_side(tmp_path, cli):
     code, out, err = cli(["world", "compare", str(a), str(b), "--markdown"])
     assert code == 0, err
     rows = [line for line in out.splitlines() if line.startswith("| run-")]
-    assert rows[0].startswith("| run-a | 8×32 | DPMSolverMultistep 10 | 91.8% | 150.0 (45.4) | 5.57 |")
+    assert rows[0].startswith(
+        "| run-a | 8×32 | DPMSolverMultistep 10 | 91.8% | 150.0 (45.4) | 5.57 |"
+    )
     # Modes in MODES order; inside 0.6-1.5 marked, outside not, absent or undefined as a dash.
     assert "| — | 0.10× | 0.81× ✓ | — | no |" in rows[0]
     assert "| — | — | 1.60× | — | no |" in rows[1]
