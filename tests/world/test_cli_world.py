@@ -35,6 +35,14 @@ def test_prompts_txt_and_jsonl(tmp_path, cli: Cli):
     assert pd.read_json(jsonl, lines=True)["prompt"].tolist() == txt.read_text().splitlines()
 
 
+def test_messages_stay_whole_lines_in_a_log_file(tmp_path, cli: Cli):
+    # Piped to a file, a long line is not wrapped at 80 columns and brackets are not markup.
+    out = tmp_path / ("a-long-folder-name-[v9]-" * 4) / "p.txt"
+    code, _, err = cli(["world", "prompts", "--n", "3", "--out", str(out)])
+    assert code == 0, err
+    assert f"wrote 3 prompts to {out}\n" in err
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

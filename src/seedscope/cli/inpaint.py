@@ -14,7 +14,7 @@ from rich.console import Console
 from seedscope.cli._app import app
 from seedscope.cli.world import world_app
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)  # log lines whole
 
 
 @app.command("inpaint-audit")

@@ -18,7 +18,7 @@ world_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(world_app, name="world")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)  # log lines whole
 
 
 @world_app.command("prompts")
