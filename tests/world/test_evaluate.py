@@ -7,6 +7,7 @@ import pytest
 
 from seedscope.world.evaluate import (
     MODE_SCORERS,
+    adherence_interval,
     evaluate,
     format_report,
     generate,
@@ -46,6 +47,22 @@ def test_mode_report_checks_the_ratio_range_and_the_seed_share():
     assert np.isnan(mode_report(flags.ravel(), world=0.0, n_prompts=4, n_seeds=10)["ratio"])
 
 
+def test_adherence_interval_is_a_bootstrap_over_prompts():
+    # Half the prompts always adherent, half never: the interval comes from the prompts alone.
+    by_prompt = np.repeat([1.0, 0.0], 20)
+    lo, hi = adherence_interval(by_prompt, reps=4000)
+    # A brute-force loop: resample 40 prompts with replacement, pool their images (32 seeds each).
+    rng = np.random.default_rng(1)
+    images = np.repeat(by_prompt[:, None], 32, axis=1)
+    means = [images[rng.integers(0, 40, 40)].mean() for _ in range(4000)]
+    want = np.percentile(means, [2.5, 97.5])
+    assert lo == pytest.approx(want[0], abs=0.03) and hi == pytest.approx(want[1], abs=0.03)
+    assert lo < 0.5 < hi and hi - lo > 0.2  # about ±1.96·sqrt(0.25/40) = ±0.155
+    # Prompts that agree leave no doubt; a single prompt gives no interval.
+    assert adherence_interval(np.full(8, 0.75)) == (0.75, 0.75)
+    assert all(np.isnan(adherence_interval(np.array([0.5]))))
+
+
 def test_every_mode_has_one_scorer():
     from seedscope.scorers.world import WorldAdherenceScorer
 
@@ -74,6 +91,11 @@ def test_evaluate_small_grid():
     assert r["n_images"] == 4 and r["steps"] == 4
     assert 0.0 <= r["adherence"] <= 1.0
     assert r["fid"] >= 0 and r["fid_floor"] >= 0
+    # The interval resamples prompts: their adherences average to the grid's.
+    assert r["prompts"] == ["a red circle", "a blue star"]
+    assert np.mean(r["adherence_by_prompt"]) == pytest.approx(r["adherence"])
+    lo, hi = r["adherence_ci"]
+    assert lo <= r["adherence"] <= hi
     assert set(r["modes"]) == set(MODES)
     for v in r["modes"].values():
         assert 0 <= v["generated"] <= 1 and 0 <= v["world"] <= 1
@@ -163,6 +185,10 @@ def test_compare_puts_saved_runs_side_by_side(tmp_path, cli):
     # Modes in MODES order; inside 0.6-1.5 marked, outside not, absent or undefined as a dash.
     assert "| — | 0.10× | 0.81× ✓ | — | no |" in rows[0]
     assert "| — | — | 1.60× | — | no |" in rows[1]
+    with_ci = _saved_run(0.918, 0.095, 0.81) | {"adherence_ci": [0.85, 0.97]}
+    a.write_text(json.dumps(with_ci))
+    code, out, err = cli(["world", "compare", str(a), "--markdown"])
+    assert code == 0 and "| 91.8% (85.0%–97.0%) |" in out, err
     code, out, err = cli(["world", "compare", str(a), str(b), "--json"])
     assert code == 0, err
     parsed = json.loads(out)

@@ -98,6 +98,32 @@ def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, fl
     }
 
 
+def adherence_interval(
+    by_prompt: np.ndarray, level: float = 0.95, reps: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of adherence over prompts (Efron 1979; scipy.stats.bootstrap).
+
+    by_prompt holds each prompt's adherence over the same number of seeds, so its mean is the
+    grid's adherence and resampling it resamples whole prompts. NaN with fewer than 2 prompts.
+    """
+    from scipy.stats import bootstrap
+
+    x = np.asarray(by_prompt, dtype=float)
+    if len(x) < 2:
+        return float("nan"), float("nan")
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    res = bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=reps,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 # The scorer that reads each mode, and the column of its flag. Text is read by the world
 # scorer's detector (p_text >= 0.5): the OCR scorer reads none of the model's 64x64 painted
 # words (0 of 32 images) and costs seconds per image on a CPU.
@@ -220,6 +246,12 @@ def evaluate(
             "world_rate": MODE_RATES[m],
         }
     adh = adherence(grid_prompts, dets)
+    from seedscope.world.adherence import judge
+
+    hits = np.array(
+        [bool(judge(p, d)["adherent"]) for p, d in zip(grid_prompts, dets, strict=True)]
+    )
+    by_prompt = hits.reshape(len(texts), seeds).mean(axis=1)
     return {
         "n_prompts": len(texts),
         "n_seeds": seeds,
@@ -230,6 +262,9 @@ def evaluate(
         "steps": steps,
         "guidance": guidance,
         **adh,
+        "adherence_ci": list(adherence_interval(by_prompt)),
+        "adherence_by_prompt": by_prompt.tolist(),
+        "prompts": texts,
         "fid": fid_from_features(fg, fa),
         "fid_floor": fid_from_features(fb, fa),
         "fid_features": inception.settings(),
@@ -253,13 +288,21 @@ def _num(x: float | None, spec: str) -> str:
     return format(x, spec)
 
 
+def _ci(r: dict[str, Any], spec: str = ".1%") -> str:
+    """' (95% CI lo–hi over prompts)' from a result's adherence_ci; '' where absent or undefined."""
+    lo, hi = r.get("adherence_ci") or (None, None)
+    if lo is None or hi is None or lo != lo or hi != hi:
+        return ""
+    return f" (95% CI {format(lo, spec)}–{format(hi, spec)} over prompts)"
+
+
 def format_report(r: dict[str, Any]) -> str:
     """The measurements as a short human-readable table."""
     lo, hi = MODE_RATIO_RANGE
     lines = [
         f"grid               {r['n_prompts']} prompts x {r['n_seeds']} seeds = {r['n_images']} images"
         f" ({r['scheduler']}, {r['steps']} steps, guidance {r['guidance']})",
-        f"prompt adherence   {_num(r['adherence'], '.1%')} (category {_num(r['category'], '.1%')}, colour {_num(r['colour'], '.1%')};"
+        f"prompt adherence   {_num(r['adherence'], '.1%')}{_ci(r)} (category {_num(r['category'], '.1%')}, colour {_num(r['colour'], '.1%')};"
         f" target >= {MIN_ADHERENCE:.0%})",
         f"FID vs real scenes {r['fid']:.2f} (floor, real vs real: {r['fid_floor']:.2f};"
         f" {r['n_images']} images each, Inception pool3)",
@@ -298,7 +341,7 @@ def markdown_report(r: dict[str, Any]) -> str:
         "",
         "| measure | value |",
         "|---|---|",
-        f"| prompt adherence (category and colour match) | **{pct(r['adherence'])}**"
+        f"| prompt adherence (category and colour match) | **{pct(r['adherence'])}**{_ci(r)}"
         f" (target ≥ {MIN_ADHERENCE:.0%}) |",
         f"| category match | {pct(r['category'])} |",
         f"| colour match (where asked, non-gray images) | {pct(r['colour'])} |",
@@ -334,6 +377,7 @@ def compare_rows(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, A
                 "grid": f"{r['n_prompts']}×{r['n_seeds']}",
                 "sampler": f"{str(r['scheduler']).removesuffix('Scheduler')} {r['steps']}",
                 "adherence": r["adherence"],
+                "adherence_ci": r.get("adherence_ci"),
                 "fid": r["fid"],
                 "fid_floor": r["fid_floor"],
                 "images_per_s": r["images_per_s"],
@@ -365,6 +409,9 @@ def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
     lines = [head, "|" + "---|" * (7 + len(MODES))]
     for row in rows:
         adh = "—" if row["adherence"] is None else f"{row['adherence']:.1%}"
+        c_lo, c_hi = row["adherence_ci"] or (None, None)
+        if c_lo is not None and c_hi is not None and c_lo == c_lo and c_hi == c_hi:
+            adh += f" ({c_lo:.1%}–{c_hi:.1%})"
         lines.append(
             f"| {row['run']} | {row['grid']} | {row['sampler']} | {adh} |"
             f" {_num(row['fid'], '.1f')} ({_num(row['fid_floor'], '.1f')}) |"
@@ -374,7 +421,8 @@ def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
         )
     lines.append(
         f"\nRatios: generated over world rate by each mode's scorer (target {lo}–{hi}, ✓ inside);"
-        f" adherence target ≥ {MIN_ADHERENCE:.0%}."
+        f" adherence target ≥ {MIN_ADHERENCE:.0%}, in brackets its 95% bootstrap interval over"
+        " prompts where the run saved one."
     )
     return "\n".join(lines)
 
