@@ -180,8 +180,9 @@ def test_compare_puts_saved_runs_side_by_side(tmp_path, cli):
     assert code == 0, err
     rows = [line for line in out.splitlines() if line.startswith("| run-")]
     assert rows[0].startswith(
-        "| run-a | 8×32 | DPMSolverMultistep 10 | 91.8% | 150.0 (45.4) | 5.57 |"
+        "| run-a | 8×32 | DPMSolverMultistep 10 | 91.8% | baseline | 150.0 (45.4) | 5.57 |"
     )
+    assert "| 50.0% | — | 150.0" in rows[1]  # no per-prompt adherences saved: no difference
     # Modes in MODES order; inside 0.6-1.5 marked, outside not, absent or undefined as a dash.
     assert "| — | 0.10× | 0.81× ✓ | — | no |" in rows[0]
     assert "| — | — | 1.60× | — | no |" in rows[1]
@@ -197,6 +198,32 @@ def test_compare_puts_saved_runs_side_by_side(tmp_path, cli):
     assert parsed[0]["sky_seed_share"] == 0.6 and parsed[0]["grayscale_ratio"] is None
     code, out, err = cli(["world", "compare", str(a)])
     assert code == 0 and "run-a" in out and "0.81x" in out and "91.8%" in out
+
+
+def test_compare_gives_a_paired_adherence_difference_on_the_same_prompts(tmp_path, cli):
+    prompts = [f"prompt {i}" for i in range(12)]
+    base = np.tile([1.0, 0.75, 1.0, 0.5], 3)
+    worse = base - np.tile([0.25, 0.0, 0.25, 0.0], 3)  # every prompt as good or worse
+    runs = {
+        "base": _saved_run(float(base.mean()), 0.1, 0.8) | {"prompts": prompts},
+        "worse": _saved_run(float(worse.mean()), 0.1, 0.8) | {"prompts": prompts},
+        "other": _saved_run(0.9, 0.1, 0.8) | {"prompts": prompts[::-1]},  # other prompt order
+    }
+    runs["base"]["adherence_by_prompt"] = base.tolist()
+    runs["worse"]["adherence_by_prompt"] = worse.tolist()
+    runs["other"]["adherence_by_prompt"] = base.tolist()
+    for name, run in runs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(run))
+    files = [str(tmp_path / f"{n}.json") for n in runs]
+    code, out, err = cli(["world", "compare", *files, "--json"])
+    assert code == 0, err
+    rows = {r["run"]: r for r in json.loads(out)}
+    mean, lo, hi = rows["worse"]["adherence_diff"]
+    assert mean == pytest.approx(worse.mean() - base.mean())  # = -0.125
+    assert lo <= mean <= hi < 0  # paired by prompt: the drop is certain
+    assert rows["base"]["adherence_diff"] is None and rows["other"]["adherence_diff"] is None
+    code, out, err = cli(["world", "compare", *files, "--markdown"])
+    assert "| baseline |" in out and "| -12.5% (" in out
 
 
 @pytest.mark.parametrize("content", ["not json", '{"n_prompts": 2}', "[1, 2]"])

@@ -368,7 +368,8 @@ def markdown_report(r: dict[str, Any]) -> str:
 
 def compare_rows(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """One row per saved `world evaluate --json` output (label, result): the figures to compare."""
-    rows = []
+    rows: list[dict[str, Any]] = []
+    first = runs[0][1] if runs else {}
     for label, r in runs:
         modes = r["modes"]
         rows.append(
@@ -378,6 +379,7 @@ def compare_rows(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, A
                 "sampler": f"{str(r['scheduler']).removesuffix('Scheduler')} {r['steps']}",
                 "adherence": r["adherence"],
                 "adherence_ci": r.get("adherence_ci"),
+                "adherence_diff": _paired_diff(first, r) if rows else None,
                 "fid": r["fid"],
                 "fid_floor": r["fid_floor"],
                 "images_per_s": r["images_per_s"],
@@ -392,6 +394,22 @@ def compare_rows(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, A
     return rows
 
 
+def _paired_diff(base: dict[str, Any], r: dict[str, Any]) -> list[float] | None:
+    """[mean, lo, hi] of r's adherence minus base's, paired by prompt; None unless same prompts."""
+    a, b = base.get("adherence_by_prompt"), r.get("adherence_by_prompt")
+    if (
+        a is None
+        or b is None
+        or base.get("prompts") is None
+        or base.get("prompts") != r.get("prompts")
+    ):
+        return None
+    if base.get("n_seeds") != r.get("n_seeds"):
+        return None
+    diff = np.asarray(b, float) - np.asarray(a, float)
+    return [float(diff.mean()), *adherence_interval(diff)]
+
+
 def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """compare_rows as one Markdown table: adherence, FID (floor), images/s, each mode's ratio."""
     lo, hi = MODE_RATIO_RANGE
@@ -402,18 +420,21 @@ def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
         return f"{x:.2f}×" + (" ✓" if lo <= x <= hi else "")
 
     head = (
-        "| run | grid | sampler | adherence | FID (floor) | images/s | "
-        + " | ".join(MODES)
-        + " | all targets |"
+        "| run | grid | sampler | adherence | Δ adherence vs first (paired) | FID (floor) |"
+        " images/s | " + " | ".join(MODES) + " | all targets |"
     )
-    lines = [head, "|" + "---|" * (7 + len(MODES))]
+    lines = [head, "|" + "---|" * (8 + len(MODES))]
     for row in rows:
         adh = "—" if row["adherence"] is None else f"{row['adherence']:.1%}"
         c_lo, c_hi = row["adherence_ci"] or (None, None)
         if c_lo is not None and c_hi is not None and c_lo == c_lo and c_hi == c_hi:
             adh += f" ({c_lo:.1%}–{c_hi:.1%})"
+        d = row["adherence_diff"]
+        diff = "—" if d is None else f"{d[0]:+.1%} ({d[1]:+.1%} to {d[2]:+.1%})"
+        if row is rows[0]:
+            diff = "baseline"
         lines.append(
-            f"| {row['run']} | {row['grid']} | {row['sampler']} | {adh} |"
+            f"| {row['run']} | {row['grid']} | {row['sampler']} | {adh} | {diff} |"
             f" {_num(row['fid'], '.1f')} ({_num(row['fid_floor'], '.1f')}) |"
             f" {_num(row['images_per_s'], '.2f')} | "
             + " | ".join(ratio(row[f"{m}_ratio"]) for m in MODES)
@@ -422,7 +443,8 @@ def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
     lines.append(
         f"\nRatios: generated over world rate by each mode's scorer (target {lo}–{hi}, ✓ inside);"
         f" adherence target ≥ {MIN_ADHERENCE:.0%}, in brackets its 95% bootstrap interval over"
-        " prompts where the run saved one."
+        " prompts where the run saved one; Δ: the run's adherence minus the first run's on the"
+        " same prompts and seeds, with a 95% bootstrap interval over prompts (paired)."
     )
     return "\n".join(lines)
 
