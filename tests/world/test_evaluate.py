@@ -224,6 +224,8 @@ def test_compare_gives_a_paired_adherence_difference_on_the_same_prompts(tmp_pat
     assert rows["base"]["adherence_diff"] is None and rows["other"]["adherence_diff"] is None
     code, out, err = cli(["world", "compare", *files, "--markdown"])
     assert "| baseline |" in out and "| -12.5% (" in out
+    code, out, err = cli(["world", "compare", *files])
+    assert code == 0 and "-12.5% (" in out, err
 
 
 @pytest.mark.parametrize("content", ["not json", '{"n_prompts": 2}', "[1, 2]"])

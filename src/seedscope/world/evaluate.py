@@ -457,14 +457,17 @@ def _ratio_cell(x: float | None) -> str:
 def compare_text(rows: Sequence[dict[str, Any]]) -> str:
     """compare_rows as a plain aligned table for the terminal."""
     width = max([len("run"), *(len(r["run"]) for r in rows)])
-    head = f"{'run':<{width}}  grid    sampler        adh.    FID (floor)    img/s  " + "  ".join(
-        f"{m:>9}" for m in MODES
+    head = (
+        f"{'run':<{width}}  grid    sampler        adh.   Δ adh. (95% CI, paired)  FID (floor)"
+        "    img/s  " + "  ".join(f"{m:>9}" for m in MODES)
     )
     lines = [head]
     for r in rows:
+        d = r["adherence_diff"]
+        diff = "-" if d is None else f"{d[0]:+.1%} ({d[1]:+.1%}, {d[2]:+.1%})"
         lines.append(
             f"{r['run']:<{width}}  {r['grid']:<6}  {r['sampler']:<13}  {_num(r['adherence'], '>5.1%')}"
-            f"  {_num(r['fid'], '>6.1f')} ({_num(r['fid_floor'], '>5.1f')})"
+            f"  {diff:<23}  {_num(r['fid'], '>6.1f')} ({_num(r['fid_floor'], '>5.1f')})"
             f"  {_num(r['images_per_s'], '>5.2f')}  "
             + "  ".join(_ratio_cell(r[f"{m}_ratio"]) for m in MODES)
         )
