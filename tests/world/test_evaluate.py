@@ -7,12 +7,12 @@ import pytest
 
 from seedscope.world.evaluate import (
     MODE_SCORERS,
-    adherence_interval,
     evaluate,
     format_report,
     generate,
     markdown_report,
     mode_report,
+    prompt_interval,
     seed_share,
 )
 from seedscope.world.grammar import MODES
@@ -47,10 +47,10 @@ def test_mode_report_checks_the_ratio_range_and_the_seed_share():
     assert np.isnan(mode_report(flags.ravel(), world=0.0, n_prompts=4, n_seeds=10)["ratio"])
 
 
-def test_adherence_interval_is_a_bootstrap_over_prompts():
+def test_prompt_interval_is_a_bootstrap_over_prompts():
     # Half the prompts always adherent, half never: the interval comes from the prompts alone.
     by_prompt = np.repeat([1.0, 0.0], 20)
-    lo, hi = adherence_interval(by_prompt, reps=4000)
+    lo, hi = prompt_interval(by_prompt, reps=4000)
     # A brute-force loop: resample 40 prompts with replacement, pool their images (32 seeds each).
     rng = np.random.default_rng(1)
     images = np.repeat(by_prompt[:, None], 32, axis=1)
@@ -59,8 +59,8 @@ def test_adherence_interval_is_a_bootstrap_over_prompts():
     assert lo == pytest.approx(want[0], abs=0.03) and hi == pytest.approx(want[1], abs=0.03)
     assert lo < 0.5 < hi and hi - lo > 0.2  # about ±1.96·sqrt(0.25/40) = ±0.155
     # Prompts that agree leave no doubt; a single prompt gives no interval.
-    assert adherence_interval(np.full(8, 0.75)) == (0.75, 0.75)
-    assert all(np.isnan(adherence_interval(np.array([0.5]))))
+    assert prompt_interval(np.full(8, 0.75)) == (0.75, 0.75)
+    assert all(np.isnan(prompt_interval(np.array([0.5]))))
 
 
 def test_every_mode_has_one_scorer():

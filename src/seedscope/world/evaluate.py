@@ -98,13 +98,14 @@ def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, fl
     }
 
 
-def adherence_interval(
+def prompt_interval(
     by_prompt: np.ndarray, level: float = 0.95, reps: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of adherence over prompts (Efron 1979; scipy.stats.bootstrap).
+    """Percentile bootstrap interval of a mean over prompts (Efron 1979; scipy.stats.bootstrap).
 
-    by_prompt holds each prompt's adherence over the same number of seeds, so its mean is the
-    grid's adherence and resampling it resamples whole prompts. NaN with fewer than 2 prompts.
+    by_prompt holds one value per prompt over the same number of seeds (its adherence, or the
+    paired difference of two runs' adherences), so its mean is the grid's and resampling it
+    resamples whole prompts. NaN with fewer than 2 prompts.
     """
     from scipy.stats import bootstrap
 
@@ -191,6 +192,7 @@ def evaluate(
     from seedscope.features import get_extractor
     from seedscope.metrics.functional import fid_from_features
     from seedscope.models.settings import set_scheduler
+    from seedscope.world.adherence import judge
     from seedscope.world.detect import WorldDetector
     from seedscope.world.grammar import MODE_RATES
     from seedscope.world.prompts import make_prompts
@@ -246,8 +248,6 @@ def evaluate(
             "world_rate": MODE_RATES[m],
         }
     adh = adherence(grid_prompts, dets)
-    from seedscope.world.adherence import judge
-
     hits = np.array(
         [bool(judge(p, d)["adherent"]) for p, d in zip(grid_prompts, dets, strict=True)]
     )
@@ -262,7 +262,7 @@ def evaluate(
         "steps": steps,
         "guidance": guidance,
         **adh,
-        "adherence_ci": list(adherence_interval(by_prompt)),
+        "adherence_ci": list(prompt_interval(by_prompt)),
         "adherence_by_prompt": by_prompt.tolist(),
         "prompts": texts,
         "fid": fid_from_features(fg, fa),
@@ -407,7 +407,7 @@ def _paired_diff(base: dict[str, Any], r: dict[str, Any]) -> list[float] | None:
     if base.get("n_seeds") != r.get("n_seeds"):
         return None
     diff = np.asarray(b, float) - np.asarray(a, float)
-    return [float(diff.mean()), *adherence_interval(diff)]
+    return [float(diff.mean()), *prompt_interval(diff)]
 
 
 def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
