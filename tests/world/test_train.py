@@ -58,6 +58,15 @@ def test_tiny_training_run_resumes_and_exports(tmp_path):
         Trainer(tmp_path, cfg).run(("export",), "best")
 
 
+def test_render_dataset_reports_each_chunk_and_stays_deterministic():
+    told: list[int] = []
+    imgs, caps, truth = train.render_dataset(1203, seed=3, workers=2, progress=told.append)
+    assert told == [1000, 203] and len(imgs) == len(caps) == len(truth) == 1203
+    again, caps2, _ = train.render_dataset(1203, seed=3, workers=1)
+    np.testing.assert_array_equal(imgs, again)
+    assert caps == caps2
+
+
 def test_unet_learning_rate_warms_up_then_decays_to_a_tenth():
     cfg = TrainConfig(unet_lr=1e-3, warmup=100, unet_steps=1000)
     lrs = [unet_lr(s, cfg) for s in range(1200)]

@@ -159,13 +159,20 @@ def _render_chunk(args: tuple[int, int]) -> tuple[np.ndarray, list[str], list[di
 
 
 def render_dataset(
-    n: int, seed: int, workers: int = 2
+    n: int, seed: int, workers: int = 2, progress: Callable[[int], None] | None = None
 ) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
-    """Render n (scene, caption) pairs of the world, deterministic in seed."""
+    """Render n (scene, caption) pairs of the world, deterministic in seed.
+
+    progress(k) is told of each chunk of k scenes as it is rendered.
+    """
     chunk = 1000
     jobs = [(seed * 1_000_003 + i, min(chunk, n - i * chunk)) for i in range(math.ceil(n / chunk))]
+    parts = []
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        parts = pool.map(_render_chunk, jobs)
+        for part in pool.imap(_render_chunk, jobs):  # in order, as each chunk is done
+            parts.append(part)
+            if progress is not None:
+                progress(len(part[0]))
     imgs = np.concatenate([p[0] for p in parts])
     caps = [c for p in parts for c in p[1]]
     truth = [t for p in parts for t in p[2]]
@@ -363,7 +370,12 @@ class Trainer:
         if not path.exists():
             t = time.time()
             self.say(f"rendering {self.cfg.n_scenes} world scenes into {path} ...")
-            imgs, caps, truth = render_dataset(self.cfg.n_scenes, self.cfg.data_seed)
+            from seedscope.sweep.progress import ImagesProgress
+
+            with ImagesProgress(self.cfg.n_scenes, description="rendering", transient=True) as bar:
+                imgs, caps, truth = render_dataset(
+                    self.cfg.n_scenes, self.cfg.data_seed, progress=bar.advance
+                )
             (self.dir / "truth.json").write_text(json.dumps(truth))
             self._save_arrays("data", images=imgs, captions=np.array(caps))
             self.say(f"rendered {len(imgs)} scenes in {time.time() - t:.0f}s")
@@ -466,7 +478,10 @@ class Trainer:
         if not path.exists():
             means, stds = [], []
             self.say(f"encoding {len(images)} scenes into latents ({path}) ...")
-            with torch.no_grad():
+            from seedscope.sweep.progress import ImagesProgress
+
+            bar = ImagesProgress(len(images), description="encoding", transient=True)
+            with torch.no_grad(), bar:
                 for i in range(0, len(images), 256):
                     x = (
                         torch.from_numpy(images[i : i + 256]).permute(0, 3, 1, 2).float() / 127.5
@@ -475,6 +490,7 @@ class Trainer:
                     dist = pipe.vae.encode(x).latent_dist
                     means.append(dist.mean.numpy().astype(np.float16))
                     stds.append(dist.std.numpy().astype(np.float16))
+                    bar.advance(len(x))
             self._save_arrays("latents", mean=np.concatenate(means), std=np.concatenate(stds))
         z = np.load(path)
         mean, std = z["mean"], z["std"]
