@@ -399,6 +399,33 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _one_format(as_json: bool, markdown: bool) -> None:
+    """Refuse --json with --markdown."""
+    if as_json and markdown:
+        raise SeedscopeError("give --json or --markdown, not both.")
+
+
+def _echo_as(data: Any, as_json: bool, markdown: bool, md: Any, text: Any) -> None:
+    """Print data as JSON (NaN as null), md(data) with --markdown, else text(data)."""
+    if as_json:
+        typer.echo(json.dumps(_finite(data), indent=2))
+    else:
+        typer.echo(md(data) if markdown else text(data))
+
+
+def _saved_evaluation(path: Path, name: str, check: Any) -> Any:
+    """A saved `world evaluate --json` output; check(saved) must not fail on it, else one sentence."""
+    try:
+        saved = json.loads(path.read_text())
+        check(saved)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise SeedscopeError(
+            f"{name} is not the output of `seedscope world evaluate --json`"
+            f" ({type(e).__name__}: {e})."
+        ) from None
+    return saved
+
+
 @world_app.command("evaluate")
 def evaluate_cmd(
     prompts: Annotated[
@@ -450,18 +477,11 @@ def evaluate_cmd(
     """
     from seedscope.world.evaluate import evaluate, format_report, markdown_report
 
-    if as_json and markdown:
-        raise SeedscopeError("give --json or --markdown, not both.")
+    _one_format(as_json, markdown)
     if from_json is not None:
-        try:
-            saved = json.loads(from_json.read_text())
-            text = markdown_report(saved) if markdown else format_report(saved)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise SeedscopeError(
-                f"--from-json {from_json} is not the output of `seedscope world evaluate --json`"
-                f" ({type(e).__name__}: {e})."
-            ) from None
-        typer.echo(json.dumps(saved, indent=2) if as_json else text)
+        check = markdown_report if markdown else format_report
+        saved = _saved_evaluation(from_json, f"--from-json {from_json}", check)
+        _echo_as(saved, as_json, markdown, markdown_report, format_report)
         return
     texts = None
     if prompts is not None:
@@ -484,12 +504,7 @@ def evaluate_cmd(
         scheduler=scheduler,
         prompt_seed=prompt_seed,
     )
-    if as_json:
-        typer.echo(json.dumps(_finite(result), indent=2))
-    elif markdown:
-        typer.echo(markdown_report(result))
-    else:
-        typer.echo(format_report(result))
+    _echo_as(result, as_json, markdown, markdown_report, format_report)
 
 
 @world_app.command("compare")
@@ -509,26 +524,12 @@ def compare_cmd(
     """
     from seedscope.world.evaluate import compare_markdown, compare_rows, compare_text
 
-    if as_json and markdown:
-        raise SeedscopeError("give --json or --markdown, not both.")
+    _one_format(as_json, markdown)
     runs = []
     for path in files:
-        try:
-            saved = json.loads(path.read_text())
-            runs.append((path.name.removesuffix(".json"), saved))
-            compare_rows(runs[-1:])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            raise SeedscopeError(
-                f"{path} is not the output of `seedscope world evaluate --json`"
-                f" ({type(e).__name__}: {e})."
-            ) from None
-    rows = compare_rows(runs)
-    if as_json:
-        typer.echo(json.dumps(_finite(rows), indent=2))
-    elif markdown:
-        typer.echo(compare_markdown(rows))
-    else:
-        typer.echo(compare_text(rows))
+        label = path.name.removesuffix(".json")
+        runs.append((label, _saved_evaluation(path, str(path), lambda r: compare_rows([("", r)]))))
+    _echo_as(compare_rows(runs), as_json, markdown, compare_markdown, compare_text)
 
 
 @world_app.command("sampler")

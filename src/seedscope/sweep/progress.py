@@ -6,7 +6,28 @@ from types import TracebackType
 from typing import Any
 
 
-class ImagesProgress:
+class _RichBars:
+    """What both bars share: a rich Progress, opened on entry when wanted, closed on exit."""
+
+    _progress: Any = None
+
+    def _open(self, columns: list[Any], console: Any, transient: bool) -> None:
+        from rich.progress import Progress
+
+        self._progress = Progress(*columns, console=console, transient=transient)
+        self._progress.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(exc_type, exc, tb)
+
+
+class ImagesProgress(_RichBars):
     """The images progress interface: counts images done, draws a rich bar (images/s, ETA) on stderr.
 
     Sweeps call `advance(n)`; incremental runners call it as `progress(done, total)` (total None
@@ -26,7 +47,6 @@ class ImagesProgress:
         self.enabled = enabled
         self.description = description
         self.transient = transient  # True: the bar disappears when done (or on an error)
-        self._progress: Any = None
         self._task: Any = None
 
     def __enter__(self) -> ImagesProgress:
@@ -35,7 +55,6 @@ class ImagesProgress:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
-                Progress,
                 ProgressColumn,
                 TextColumn,
                 TimeElapsedColumn,
@@ -51,7 +70,7 @@ class ImagesProgress:
             console = Console(stderr=True)
             if self.transient and not console.is_terminal:
                 return self  # a bar that must vanish cannot be erased from a file or pipe
-            self._progress = Progress(
+            columns = [
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -59,10 +78,8 @@ class ImagesProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=console,
-                transient=self.transient,
-            )
-            self._progress.__enter__()
+            ]
+            self._open(columns, console, self.transient)
             self._task = self._progress.add_task(self.description, total=self.total)
         return self
 
@@ -78,17 +95,8 @@ class ImagesProgress:
         if self._progress is not None:
             self._progress.update(self._task, completed=done, total=total)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(exc_type, exc, tb)
 
-
-class StageProgress:
+class StageProgress(_RichBars):
     """One rich bar per named stage (images, train, invert ...) on stderr; silent when disabled.
 
     Runners report a stage as `progress(stage, done, total)` (done so far) or through
@@ -101,7 +109,6 @@ class StageProgress:
         self.enabled = enabled
         self.labels = dict(labels or {})
         self.done: dict[str, int] = {}
-        self._progress: Any = None
         self._tasks: dict[str, Any] = {}
 
     def __enter__(self) -> StageProgress:
@@ -110,7 +117,6 @@ class StageProgress:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
-                Progress,
                 TextColumn,
                 TimeElapsedColumn,
                 TimeRemainingColumn,
@@ -118,16 +124,14 @@ class StageProgress:
 
             console = Console(stderr=True)
             if console.is_terminal:
-                self._progress = Progress(
+                columns = [
                     TextColumn("{task.description:>16}"),
                     BarColumn(),
                     MofNCompleteColumn(),
                     TimeElapsedColumn(),
                     TimeRemainingColumn(),
-                    console=console,
-                    transient=True,
-                )
-                self._progress.__enter__()
+                ]
+                self._open(columns, console, transient=True)
         return self
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
@@ -142,12 +146,3 @@ class StageProgress:
     def advance(self, stage: str, n: int, total: int | None = None) -> None:
         """Record `n` more finished units of `stage`."""
         self(stage, self.done.get(stage, 0) + n, total)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(exc_type, exc, tb)

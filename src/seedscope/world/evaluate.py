@@ -87,9 +87,18 @@ def seed_share(flags: np.ndarray) -> dict[str, float]:
 
 def adherence(prompts: Sequence[str], detections: Sequence[Any]) -> dict[str, float]:
     """Share of images whose detected category (and colour, where asked and visible) match."""
+    return adherence_rates(judge_all(prompts, detections))
+
+
+def judge_all(prompts: Sequence[str], detections: Sequence[Any]) -> list[dict[str, Any]]:
+    """seedscope.world.adherence.judge of each (prompt, detection) pair."""
     from seedscope.world.adherence import judge
 
-    rows = [judge(p, d) for p, d in zip(prompts, detections, strict=True)]
+    return [judge(p, d) for p, d in zip(prompts, detections, strict=True)]
+
+
+def adherence_rates(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Adherence, category and colour match rates of judged images (judge_all)."""
     colour = [r["colour_match"] for r in rows if r["colour_match"] is not None]
     return {
         "adherence": float(np.mean([bool(r["adherent"]) for r in rows])),
@@ -192,7 +201,6 @@ def evaluate(
     from seedscope.features import get_extractor
     from seedscope.metrics.functional import fid_from_features
     from seedscope.models.settings import set_scheduler
-    from seedscope.world.adherence import judge
     from seedscope.world.detect import WorldDetector
     from seedscope.world.grammar import MODE_RATES
     from seedscope.world.prompts import make_prompts
@@ -247,10 +255,9 @@ def evaluate(
             "world_truth": float(np.mean([bool(t[m]) for t in truth])),
             "world_rate": MODE_RATES[m],
         }
-    adh = adherence(grid_prompts, dets)
-    hits = np.array(
-        [bool(judge(p, d)["adherent"]) for p, d in zip(grid_prompts, dets, strict=True)]
-    )
+    judged = judge_all(grid_prompts, dets)
+    adh = adherence_rates(judged)
+    hits = np.array([bool(r["adherent"]) for r in judged])
     by_prompt = hits.reshape(len(texts), seeds).mean(axis=1)
     return {
         "n_prompts": len(texts),
@@ -288,12 +295,18 @@ def _num(x: float | None, spec: str) -> str:
     return format(x, spec)
 
 
-def _ci(r: dict[str, Any], spec: str = ".1%") -> str:
-    """' (95% CI lo–hi over prompts)' from a result's adherence_ci; '' where absent or undefined."""
-    lo, hi = r.get("adherence_ci") or (None, None)
+def _span(ci: Sequence[float | None] | None) -> str | None:
+    """'lo–hi' (percentages) of an interval; None where absent or undefined (NaN or null)."""
+    lo, hi = ci or (None, None)
     if lo is None or hi is None or lo != lo or hi != hi:
-        return ""
-    return f" (95% CI {format(lo, spec)}–{format(hi, spec)} over prompts)"
+        return None
+    return f"{lo:.1%}–{hi:.1%}"
+
+
+def _ci(r: dict[str, Any]) -> str:
+    """' (95% CI lo–hi over prompts)' from a result's adherence_ci; '' where absent or undefined."""
+    span = _span(r.get("adherence_ci"))
+    return "" if span is None else f" (95% CI {span} over prompts)"
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -397,14 +410,8 @@ def compare_rows(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, A
 def _paired_diff(base: dict[str, Any], r: dict[str, Any]) -> list[float] | None:
     """[mean, lo, hi] of r's adherence minus base's, paired by prompt; None unless same prompts."""
     a, b = base.get("adherence_by_prompt"), r.get("adherence_by_prompt")
-    if (
-        a is None
-        or b is None
-        or base.get("prompts") is None
-        or base.get("prompts") != r.get("prompts")
-    ):
-        return None
-    if base.get("n_seeds") != r.get("n_seeds"):
+    same_grid = base.get("prompts") == r.get("prompts") and base["n_seeds"] == r["n_seeds"]
+    if a is None or b is None or base.get("prompts") is None or not same_grid:
         return None
     diff = np.asarray(b, float) - np.asarray(a, float)
     return [float(diff.mean()), *prompt_interval(diff)]
@@ -426,9 +433,8 @@ def compare_markdown(rows: Sequence[dict[str, Any]]) -> str:
     lines = [head, "|" + "---|" * (8 + len(MODES))]
     for row in rows:
         adh = "—" if row["adherence"] is None else f"{row['adherence']:.1%}"
-        c_lo, c_hi = row["adherence_ci"] or (None, None)
-        if c_lo is not None and c_hi is not None and c_lo == c_lo and c_hi == c_hi:
-            adh += f" ({c_lo:.1%}–{c_hi:.1%})"
+        span = _span(row["adherence_ci"])
+        adh += "" if span is None else f" ({span})"
         d = row["adherence_diff"]
         diff = "—" if d is None else f"{d[0]:+.1%} ({d[1]:+.1%} to {d[2]:+.1%})"
         if row is rows[0]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from seedscope.sweep.progress import ImagesProgress
 from seedscope.world import flags as fl
 from seedscope.world.grammar import MODES, parse_mode_values, sample_scene
 from seedscope.world.mode_targets import mode_target
@@ -370,8 +371,6 @@ class Trainer:
         if not path.exists():
             t = time.time()
             self.say(f"rendering {self.cfg.n_scenes} world scenes into {path} ...")
-            from seedscope.sweep.progress import ImagesProgress
-
             with ImagesProgress(self.cfg.n_scenes, description="rendering", transient=True) as bar:
                 imgs, caps, truth = render_dataset(
                     self.cfg.n_scenes, self.cfg.data_seed, progress=bar.advance
@@ -478,8 +477,6 @@ class Trainer:
         if not path.exists():
             means, stds = [], []
             self.say(f"encoding {len(images)} scenes into latents ({path}) ...")
-            from seedscope.sweep.progress import ImagesProgress
-
             bar = ImagesProgress(len(images), description="encoding", transient=True)
             with torch.no_grad(), bar:
                 for i in range(0, len(images), 256):
